@@ -1,0 +1,1 @@
+"""The 254Carbon Access Layer entitlements service."""

@@ -1,0 +1,95 @@
+"""JSON-lines logging with trace correlation and secret redaction (seed 001 §13).
+
+One object a line: ``ts, lvl, service, trace_id, req_id, msg`` plus any ``extra=``
+fields. Anything that looks like a JWT, a bearer credential or a field named like a
+secret is masked before it is written, so a careless log call cannot leak a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from access_common.context import current_request_id, current_trace
+
+__all__ = ["JsonFormatter", "configure_logging", "redact", "redact_text"]
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
+_SECRET_QUERY = re.compile(r"(?i)((?:token|secret|signature|password|api_key|key)=)[^&\s\"']+")
+_SECRET_KEYS = re.compile(
+    r"(?i)(token|secret|password|passwd|authorization|signature|api[_-]?key|private|cookie|dsn)"
+)
+_MASK = "[REDACTED]"
+
+_STD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime", "taskName"}
+)
+
+
+def redact_text(text: str) -> str:
+    """Mask JWTs, bearer credentials and secret query parameters inside free text."""
+    if "eyJ" in text:
+        text = _JWT.sub(_MASK, text)
+    text = _BEARER.sub(lambda m: m.group(1) + _MASK, text)
+    return _SECRET_QUERY.sub(lambda m: m.group(1) + _MASK, text)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Mask a value when its key names a secret; recurse into mappings and lists."""
+    if key and _SECRET_KEYS.search(key):
+        return _MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as one JSON object with the correlation ids of its task."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Serialize the record, its extras and any exception, redacted."""
+        trace = current_trace()
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "lvl": record.levelname,
+            "service": self.service,
+            "trace_id": trace.trace_id if trace else "-",
+            "req_id": current_request_id(),
+            "logger": record.name,
+            "msg": redact_text(record.getMessage()),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STD_ATTRS and not key.startswith("_"):
+                entry[key] = redact(value, key)
+        if record.exc_info:
+            entry["exc"] = redact_text(self.formatException(record.exc_info))
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(service: str, level: str = "info") -> None:
+    """Send every logger's records to stdout as JSON lines at the given level."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    # The request middleware writes one access line itself, with ids and timings.
+    logging.getLogger("uvicorn.access").disabled = True
