@@ -17,7 +17,7 @@ import orjson
 
 from access_common.context import current_request_id, current_trace
 
-__all__ = ["JsonFormatter", "configure_logging", "redact", "redact_text"]
+__all__ = ["JsonFormatter", "configure_logging", "logging_config", "redact", "redact_text"]
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
@@ -93,3 +93,22 @@ def configure_logging(service: str, level: str = "info") -> None:
         logger.propagate = True
     # The request middleware writes one access line itself, with ids and timings.
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def logging_config(service: str, level: str = "info") -> dict[str, Any]:
+    """A dictConfig for uvicorn, applied in every worker process: JSON lines to stdout."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter, "service": service}},
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stdout}
+        },
+        "root": {"handlers": ["stdout"], "level": level.upper()},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # The request middleware writes one access line itself, with ids and timings.
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "CRITICAL"},
+        },
+    }

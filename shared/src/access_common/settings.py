@@ -68,6 +68,7 @@ class ServiceSettings(BaseSettings):
     log_level: LogLevel = "info"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
     version: str = "0.1.0"
     commit: str = Field(default_factory=_git_commit)
     state_dir: Path = Field(
@@ -84,15 +85,17 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:
-        if self.env == "local" or self.env == "test":
+        if self.env in {"local", "test"}:
             return self
         for name, value in self:
-            if isinstance(value, SecretStr):
-                if value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
-                    raise ValueError(
-                        f"{_PREFIX}{name.upper()} holds a placeholder secret; "
-                        f"set a real one in env {self.env!r}"
-                    )
+            if (
+                isinstance(value, SecretStr)
+                and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+            ):
+                raise ValueError(
+                    f"{_PREFIX}{name.upper()} holds a placeholder secret; "
+                    f"set a real one in env {self.env!r}"
+                )
         return self
 
 

@@ -1,0 +1,37 @@
+"""Process entry point shared by the five services: settings, logging, uvicorn."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from access_common.log import logging_config
+from access_common.settings import ServiceSettings, SettingsError, load_settings
+
+__all__ = ["serve"]
+
+
+def serve(app_factory: str, settings_cls: type[ServiceSettings], *, service: str) -> None:
+    """Validate settings, configure JSON logs and run uvicorn until SIGINT/SIGTERM.
+
+    ``app_factory`` is an import string (``access_auth.app:create_app``) so uvicorn can
+    start several workers; each worker reads the same settings again.
+    """
+    try:
+        settings = load_settings(settings_cls)
+    except SettingsError as exc:
+        print(f"{service}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=logging_config(service, settings.log_level),
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )
