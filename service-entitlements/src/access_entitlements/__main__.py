@@ -1,0 +1,5 @@
+"""Allow `python -m access_entitlements`."""
+
+from access_entitlements.main import run
+
+run()

@@ -1,0 +1,5 @@
+"""Allow `python -m access_gateway`."""
+
+from access_gateway.main import run
+
+run()

@@ -1,0 +1,5 @@
+"""Allow `python -m access_metrics`."""
+
+from access_metrics.main import run
+
+run()
