@@ -101,16 +101,20 @@ class RequestContextMiddleware:
 
         received = 0
         limit = self.max_body_bytes
+        too_large = False
 
         async def capped_receive() -> Message:
-            nonlocal received
+            # Past the limit the app is told the client left; the 413 is sent below.
+            # (Raising here would reach FastAPI's body parser, which turns it into a 400.)
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge(
-                        f"Request body exceeds {limit} bytes", details={"limit_bytes": limit}
-                    )
+                    too_large = True
+                    return {"type": "http.disconnect"}
             return message
 
         status = 500
@@ -122,11 +126,17 @@ class RequestContextMiddleware:
 
         async def send_with_ids(message: Message) -> None:
             nonlocal status, started_response
+            if too_large and not started_response:
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started_response = True
                 message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
+
+        async def send_error(code: int, error: str, message: str, details: dict[str, Any]) -> None:
+            response = error_response(code, error, message, trace_ctx.trace_id, details)
+            await response(scope, receive, send_with_ids)
 
         self.metrics.in_flight.inc()
         started = time.perf_counter()
@@ -135,13 +145,20 @@ class RequestContextMiddleware:
         except Exception:
             # Answer here, in the error model and with the ids, rather than let the
             # exception reach the server, which would print a stack trace per request.
-            logger.exception("unhandled error")
-            if not started_response:
-                await error_response(500, "INTERNAL_ERROR", "Internal error", trace_ctx.trace_id)(
-                    scope, receive, send_with_ids
-                )
+            if not too_large:
+                logger.exception("unhandled error")
+                if not started_response:
+                    await send_error(500, "INTERNAL_ERROR", "Internal error", {})
         finally:
             self.metrics.in_flight.dec()
+            if too_large and not started_response:
+                too_large = False
+                await send_error(
+                    413,
+                    PayloadTooLarge.default_code,
+                    f"Request body exceeds {limit} bytes",
+                    {"limit_bytes": limit},
+                )
             self._finish(scope, method, status, time.perf_counter() - started)
 
     def _finish(self, scope: Scope, method: str, status: int, seconds: float) -> None:

@@ -11,7 +11,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from access_common.context import TraceContext
@@ -22,16 +22,21 @@ __all__ = ["make_tracer", "remote_parent"]
 def make_tracer(
     service: str, version: str, endpoint: str, exporter: SpanExporter | None = None
 ) -> trace.Tracer:
-    """A tracer whose spans go to the OTLP/HTTP collector at ``endpoint`` (or ``exporter``)."""
-    if exporter is None:
+    """A tracer whose spans go to the OTLP/HTTP collector at ``endpoint``.
+
+    An explicit ``exporter`` (tests) gets a synchronous processor so spans are there at once.
+    """
+    resource = Resource.create({"service.name": f"254carbon-{service}", "service.version": version})
+    provider = TracerProvider(resource=resource)
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
             OTLPSpanExporter,
         )
 
-        exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")
-    resource = Resource.create({"service.name": f"254carbon-{service}", "service.version": version})
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+        otlp = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")
+        provider.add_span_processor(BatchSpanProcessor(otlp))
     return provider.get_tracer("access_common")
 
 

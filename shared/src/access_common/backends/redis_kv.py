@@ -1,0 +1,166 @@
+"""The Redis key-value store (``redis.asyncio``), shared by every instance of a service.
+
+One bounded connection pool per instance, created in ``__init__`` without connecting.
+Short socket timeouts make a dead Redis fail in about a second instead of hanging a
+request, and the pool replaces broken connections when it hands them out, so the same
+instance works again as soon as Redis is back.
+
+Commands are never retried: a retried ``SET NX`` whose first reply was lost would
+answer False for a nonce this very call stored, and a retried ``INCRBY`` would count
+twice. Failing fast with :class:`~access_common.errors.BackendError` is safer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable
+from typing import TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from access_common.errors import BackendError
+
+__all__ = ["RedisKeyValue"]
+
+_T = TypeVar("_T")
+
+_CONNECT_TIMEOUT = 1.0
+_SOCKET_TIMEOUT = 1.0
+_POOL_TIMEOUT = 2.0
+_HEALTH_CHECK_INTERVAL = 30
+
+
+class RedisKeyValue:
+    """A Redis implementation of :class:`~access_common.backends.kv.KeyValue`."""
+
+    name = "redis"
+
+    def __init__(self, url: str, *, ssl: bool = False, max_connections: int = 50) -> None:
+        if ssl and url.startswith("redis://"):
+            url = "rediss://" + url.removeprefix("redis://")
+        self._display_url = _redact(url)
+        try:
+            pool = BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                timeout=_POOL_TIMEOUT,
+                socket_connect_timeout=_CONNECT_TIMEOUT,
+                socket_timeout=_SOCKET_TIMEOUT,
+                health_check_interval=_HEALTH_CHECK_INTERVAL,
+                retry=Retry(NoBackoff(), 0),
+            )
+        except ValueError:
+            # The parser's message may quote parts of the URL, password included.
+            raise ValueError(f"Invalid Redis URL: {self._display_url}") from None
+        self._client: Redis = Redis.from_pool(pool)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RedisKeyValue({self._display_url!r})"
+
+    async def get(self, key: str) -> bytes | None:
+        """The value, or None when absent or expired."""
+        value = await self._call(self._redis().get(key))
+        # decode_responses is off, so a reply is bytes, never str.
+        return cast("bytes | None", value)
+
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        """Store a value, replacing any; expire after ``ttl`` seconds when given."""
+        px = _milliseconds(ttl)
+        await self._call(self._redis().set(key, value, px=px))
+
+    async def set_if_absent(self, key: str, value: bytes, *, ttl: float | None = None) -> bool:
+        """Store only when the key is absent (``SET NX``); True when stored."""
+        px = _milliseconds(ttl)
+        stored = await self._call(self._redis().set(key, value, nx=True, px=px))
+        return bool(stored)
+
+    async def delete(self, key: str) -> bool:
+        """Remove a key; True when it existed."""
+        return bool(await self._call(self._redis().delete(key)))
+
+    async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        """Add to an integer counter and return the new value; ``ttl`` only on creation."""
+        px = _milliseconds(ttl)
+        if px is None:
+            return int(await self._call(self._redis().incrby(key, amount)))
+        client = self._redis()
+        try:
+            # MULTI/EXEC makes the pair atomic: SET NX creates the key at 0 with its
+            # expiry only when absent, and INCRBY never touches an existing expiry.
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.set(key, b"0", nx=True, px=px)
+                pipe.incrby(key, amount)
+                _, value = await pipe.execute()
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise _unavailable() from exc
+        return int(value)
+
+    async def ttl(self, key: str) -> float | None:
+        """Seconds left before the key expires; None when absent or without expiry."""
+        left = await self._call(self._redis().pttl(key))
+        # PTTL answers -2 for a missing key and -1 for a key without expiry.
+        return None if left < 0 else left / 1000
+
+    async def ping(self) -> None:
+        """Return when Redis answers PING; raise BackendError otherwise."""
+        await self._call(self._redis().ping())
+
+    async def close(self) -> None:
+        """Disconnect the pool; idempotent. Later calls raise BackendError."""
+        if self._closed:
+            return
+        self._closed = True
+        # Closing sockets to a dead server can fail; there is nothing left to release.
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await self._client.aclose()
+
+    def _redis(self) -> Redis:
+        """The client, unless closed: a closed pool would silently reconnect."""
+        if self._closed:
+            raise BackendError("Key-value store is closed", details={"backend": self.name})
+        return self._client
+
+    @staticmethod
+    async def _call(command: Awaitable[_T]) -> _T:
+        """Await a client command, translating every driver failure to BackendError."""
+        try:
+            return await command
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise _unavailable() from exc
+
+
+def _unavailable() -> BackendError:
+    """The error callers see; the driver's message stays in ``__cause__`` for logs."""
+    return BackendError(
+        "Redis is unavailable or rejected the command", details={"backend": "redis"}
+    )
+
+
+def _milliseconds(ttl: float | None) -> int | None:
+    """A TTL in seconds as Redis's positive integer milliseconds; None for no expiry."""
+    if ttl is None:
+        return None
+    if ttl <= 0:
+        raise ValueError("ttl must be positive")
+    return max(1, round(ttl * 1000))
+
+
+def _redact(url: str) -> str:
+    """The URL with any password replaced, for reprs and messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return "<unparsable URL>"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
