@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
-__all__ = ["backend_url", "backends_required"]
+__all__ = [
+    "LocalServer",
+    "backend_url",
+    "backends_required",
+    "free_port",
+    "nats_server",
+    "postgres_server",
+    "redis_server",
+]
+
+_REPO = Path(__file__).resolve().parents[3]
 
 _VARIABLES = {
     "redis": "ACCESS_TEST_REDIS_URL",
@@ -37,3 +55,113 @@ def backend_url(name: str) -> str:
     if backends_required():
         pytest.fail(message)
     pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class LocalServer:
+    """A real server process a test starts, stops and restarts (outage and recovery tests)."""
+
+    def __init__(self, name: str, argv: list[str], port: int) -> None:
+        self.name = name
+        self.argv = argv
+        self.port = port
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the process and wait until its port accepts connections."""
+        self._proc = subprocess.Popen(  # noqa: S603 - argv built by the test helpers below
+            self.argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not _port_open(self.port):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the process group abruptly (an outage) and wait until the port is free."""
+        if self._proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait(10)
+        self._proc = None
+        deadline = time.monotonic() + 10
+        while _port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def __enter__(self) -> LocalServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _binary(name: str, *candidates: Path) -> str:
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        message = f"{name} is not installed (scripts/backends.sh up installs it)"
+        if backends_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def redis_server(port: int | None = None) -> LocalServer:
+    """A throwaway Redis (no persistence) on a free port."""
+    port = port or free_port()
+    binary = _binary("redis-server")
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    return LocalServer("redis", argv, port)
+
+
+def nats_server(store_dir: Path, port: int | None = None) -> LocalServer:
+    """A throwaway NATS with JetStream storing under ``store_dir`` (kept across restarts)."""
+    port = port or free_port()
+    binary = _binary("nats-server", _REPO / ".venv" / "bin" / "nats-server")
+    argv = [binary, "-js", "-sd", str(store_dir), "-a", "127.0.0.1", "-p", str(port)]
+    return LocalServer("nats", argv, port)
+
+
+def postgres_server(port: int | None = None) -> LocalServer:
+    """A throwaway PostgreSQL cluster (trust auth, user ``postgres``) run as the postgres user.
+
+    Its DSN is ``postgresql://postgres@127.0.0.1:<port>/postgres``.
+    """
+    port = port or free_port()
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    initdb = _binary("initdb", *(b / "initdb" for b in bins))
+    postgres = _binary("postgres", *(b / "postgres" for b in bins))
+    data = Path(tempfile.mkdtemp(prefix="access-pg-"))
+    data.chmod(0o777)
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(  # noqa: S603
+        [*as_postgres, initdb, "-D", str(data / "d"), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    argv = [
+        *as_postgres, postgres, "-D", str(data / "d"), "-p", str(port),
+        "-k", str(data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+    ]  # fmt: skip
+    return LocalServer("postgres", argv, port)
