@@ -13,14 +13,15 @@ twice. Failing fast with :class:`~access_common.errors.BackendError` is safer.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Awaitable
 from typing import TypeVar, cast
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from access_common.errors import BackendError
 
@@ -32,6 +33,9 @@ _CONNECT_TIMEOUT = 1.0
 _SOCKET_TIMEOUT = 1.0
 _POOL_TIMEOUT = 2.0
 _HEALTH_CHECK_INTERVAL = 30
+
+# The password in ``scheme://user:password@host`` or in a ``password=`` query parameter.
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^/?#]*@|(password=)[^&\s]*", re.IGNORECASE)
 
 
 class RedisKeyValue:
@@ -52,6 +56,11 @@ class RedisKeyValue:
                 socket_timeout=_SOCKET_TIMEOUT,
                 health_check_interval=_HEALTH_CHECK_INTERVAL,
                 retry=Retry(NoBackoff(), 0),
+                # With maintenance notifications on (redis-py's "auto" under RESP3) the
+                # pool skips its check for connections the server closed, and the first
+                # command after a Redis restart fails on a dead socket. They are for
+                # managed clusters moving shards; a plain Redis never sends them.
+                maint_notifications_config=MaintNotificationsConfig(enabled=False),
             )
         except ValueError:
             # The parser's message may quote parts of the URL, password included.
@@ -152,15 +161,4 @@ def _milliseconds(ttl: float | None) -> int | None:
 
 def _redact(url: str) -> str:
     """The URL with any password replaced, for reprs and messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-    except ValueError:
-        return "<unparsable URL>"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    return _PASSWORD.sub(lambda m: f"{m[1]}***@" if m[1] else f"{m[2]}***", url)
