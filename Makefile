@@ -38,8 +38,8 @@ token: install ## print a dev token (ACCESS_ENV=local): make token SUB=alice TEN
 lint: install ## ruff (lint + import order + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/src service-gateway/src service-streaming/src service-auth/src \
-		service-entitlements/src service-metrics/src
+	$(VENV)/bin/mypy shared service-gateway service-streaming service-auth service-entitlements \
+		service-metrics tests bench scripts/run.py
 
 format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -8,6 +8,7 @@ Logs go to .local/run/logs/<service>.log and, prefixed, to this terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -59,7 +60,8 @@ def start(name: str, argv: list[str], env: dict[str, str], echo: bool) -> subpro
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    assert proc.stdout is not None
+    if proc.stdout is None:  # pragma: no cover - stdout=PIPE always gives a stream
+        raise RuntimeError(f"{name}: no output pipe")
     threading.Thread(
         target=pump, args=(name, proc.stdout, LOG_DIR / f"{name}.log", echo), daemon=True
     ).start()
@@ -83,20 +85,16 @@ def stop_all(procs: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> 
     """SIGTERM every child group, wait, then SIGKILL what is left."""
     for proc in procs.values():
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     deadline = time.monotonic() + grace
     for proc in procs.values():
         remaining = max(0.1, deadline - time.monotonic())
         try:
             proc.wait(remaining)
         except subprocess.TimeoutExpired:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()
 
 

@@ -66,7 +66,6 @@ async def wait_for(client: httpx.AsyncClient, dependency: str, want: str, within
 
 async def outage_and_recovery(client: httpx.AsyncClient, server: LocalServer, name: str) -> None:
     await wait_for(client, name, "ok", within=15)
-    assert (await client.get("/health")).json()["status"] == "ok"
     server.stop()
     await wait_for(client, name, "down", within=5)
     health = (await client.get("/health")).json()

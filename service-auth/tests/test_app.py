@@ -52,7 +52,7 @@ async def test_start_without_keycloak_serves_503_then_recovers(
     auth = {"Authorization": f"Bearer {token}"}
     async with serve(create_app(settings, http=http)) as client:
         health = await _health(client)
-        assert health["status"] == "degraded"
+        assert health["status"] == "down"
         assert health["dependencies"] == {"jwks": "down"}
         assert (await client.get("/health/ready")).status_code == 503
         response = await client.post("/auth/verify", headers=auth)

@@ -109,7 +109,7 @@ async def test_unhandled_exception_is_500_without_stack_trace(client: httpx.Asyn
     assert "internal detail" not in response.text
     assert "Traceback" not in response.text
     assert response.headers["x-request-id"]
-    assert body["trace_id"] in response.headers["traceparent"]
+    assert str(body["trace_id"]) in response.headers["traceparent"]
 
 
 async def test_access_error_keeps_its_code_and_details(client: httpx.AsyncClient) -> None:

@@ -57,3 +57,13 @@ async def test_hanging_check_is_bounded() -> None:
     registry.add("slow", _hangs)
     async with asyncio.timeout(2):
         assert (await registry.statuses()) == {"slow": "down"}
+
+
+async def test_critical_dependency_down_means_service_down() -> None:
+    registry = HealthRegistry()
+    registry.add("jwks", _down, critical=True)
+    registry.add("redis", _ok)
+    report = await registry.report("auth", "1.0", "abc")
+    assert report.status == "down"
+    ready, _ = await registry.ready()
+    assert not ready

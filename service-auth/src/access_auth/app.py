@@ -48,7 +48,7 @@ def create_app(settings: AuthSettings | None = None, *, http: HttpGetter | None 
         try:
             runtime = await AuthRuntime.start(settings, http=client, metrics=auth_metrics)
             app.state.auth = runtime
-            health.add("jwks", runtime.jwks_health)
+            health.add("jwks", runtime.jwks_health, critical=True)
             try:
                 yield
             finally:

@@ -42,6 +42,7 @@ class HealthReport(BaseModel):
 class _Check:
     run: HealthCheck
     required: bool
+    critical: bool
 
 
 class HealthRegistry:
@@ -53,9 +54,15 @@ class HealthRegistry:
         self._checks: dict[str, _Check] = {}
         self._last: dict[str, Status] = {}
 
-    def add(self, name: str, check: HealthCheck, *, required: bool = True) -> None:
-        """Register a dependency; ``required`` ones gate readiness when down."""
-        self._checks[name] = _Check(check, required)
+    def add(
+        self, name: str, check: HealthCheck, *, required: bool = True, critical: bool = False
+    ) -> None:
+        """Register a dependency.
+
+        ``required`` ones gate readiness when down; a ``critical`` one down means the
+        service cannot do its job at all, and the overall status is "down".
+        """
+        self._checks[name] = _Check(check, required or critical, critical)
 
     async def _one(self, name: str, check: _Check) -> Status:
         try:
@@ -86,6 +93,8 @@ class HealthRegistry:
         overall: Status = "ok"
         if any(s != "ok" for s in deps.values()):
             overall = "degraded"
+        if any(deps[n] == "down" for n, c in self._checks.items() if c.critical):
+            overall = "down"
         return HealthReport(
             service=service,
             status=overall,

@@ -51,7 +51,8 @@ def backend_url(name: str) -> str:
     url = os.environ.get(variable)
     if url:
         return url
-    message = f"{name}: {variable} is not set (start it with scripts/backends.sh up)"
+    script = "scripts/keycloak.sh up" if name == "keycloak" else "scripts/backends.sh up"
+    message = f"{name}: {variable} is not set (start it with {script})"
     if backends_required():
         pytest.fail(message)
     pytest.skip(message)
@@ -73,10 +74,13 @@ def _port_open(port: int) -> bool:
 class LocalServer:
     """A real server process a test starts, stops and restarts (outage and recovery tests)."""
 
-    def __init__(self, name: str, argv: list[str], port: int) -> None:
+    def __init__(self, name: str, argv: list[str], port: int, *, user: str | None = None) -> None:
         self.name = name
         self.argv = argv
         self.port = port
+        # The server runs as our direct child (no runuser in between), so we reap it and a
+        # killed postmaster leaves no zombie behind to block its restart.
+        self.user = user
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
@@ -86,6 +90,7 @@ class LocalServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            user=self.user,
         )
         deadline = time.monotonic() + timeout
         while not _port_open(self.port):
@@ -154,14 +159,15 @@ def postgres_server(port: int | None = None) -> LocalServer:
     postgres = _binary("postgres", *(b / "postgres" for b in bins))
     data = Path(tempfile.mkdtemp(prefix="access-pg-"))
     data.chmod(0o777)
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    user = "postgres" if os.geteuid() == 0 else None
     subprocess.run(  # noqa: S603
-        [*as_postgres, initdb, "-D", str(data / "d"), "-A", "trust", "-U", "postgres"],
+        [initdb, "-D", str(data / "d"), "-A", "trust", "-U", "postgres"],
         check=True,
         capture_output=True,
+        user=user,
     )
     argv = [
-        *as_postgres, postgres, "-D", str(data / "d"), "-p", str(port),
+        postgres, "-D", str(data / "d"), "-p", str(port),
         "-k", str(data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
     ]  # fmt: skip
-    return LocalServer("postgres", argv, port)
+    return LocalServer("postgres", argv, port, user=user)
