@@ -15,24 +15,24 @@ from access_common.errors import NotFound
 __all__ = ["DevIssuerDep", "RuntimeDep", "SettingsDep", "VerifierDep"]
 
 
-def get_runtime(request: Request) -> AuthRuntime:
+async def get_runtime(request: Request) -> AuthRuntime:
     """The runtime the lifespan stored on the app."""
     runtime: AuthRuntime = request.app.state.auth
     return runtime
 
 
-def get_settings(request: Request) -> AuthSettings:
+async def get_settings(request: Request) -> AuthSettings:
     """The app's settings."""
     settings: AuthSettings = request.app.state.settings
     return settings
 
 
-def get_verifier(runtime: Annotated[AuthRuntime, Depends(get_runtime)]) -> TokenVerifier:
+async def get_verifier(runtime: Annotated[AuthRuntime, Depends(get_runtime)]) -> TokenVerifier:
     """The token verifier."""
     return runtime.verifier
 
 
-def get_dev_issuer(runtime: Annotated[AuthRuntime, Depends(get_runtime)]) -> DevIssuer:
+async def get_dev_issuer(runtime: Annotated[AuthRuntime, Depends(get_runtime)]) -> DevIssuer:
     """The dev issuer; its routes exist only in local, so this is a safety net."""
     if runtime.dev_issuer is None:
         raise NotFound
