@@ -19,6 +19,7 @@ from asgi_lifespan import LifespanManager
 from access_common.testing import (
     LocalServer,
     free_port,
+    kafka_server,
     nats_server,
     postgres_server,
     redis_server,
@@ -102,6 +103,19 @@ async def test_nats_outage_degrades_streaming(
         env = {"ACCESS_NATS_URL": f"nats://127.0.0.1:{server.port}"}
         async with running("streaming", env, monkeypatch, tmp_path) as client:
             await outage_and_recovery(client, server, "nats")
+
+
+async def test_kafka_outage_degrades_streaming(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    server = await asyncio.to_thread(kafka_server, tmp_path / "kafka")
+    await asyncio.to_thread(server.start, 60)
+    try:
+        env = {"ACCESS_KAFKA_BOOTSTRAP": f"127.0.0.1:{server.port}"}
+        async with running("streaming", env, monkeypatch, tmp_path) as client:
+            await outage_and_recovery(client, server, "kafka")
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ __all__ = [
     "backend_url",
     "backends_required",
     "free_port",
+    "kafka_server",
     "nats_server",
     "postgres_server",
     "redis_server",
@@ -171,3 +174,40 @@ def postgres_server(port: int | None = None) -> LocalServer:
         "-k", str(data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
     ]  # fmt: skip
     return LocalServer("postgres", argv, port, user=user)
+
+
+def kafka_server(data_dir: Path, port: int | None = None) -> LocalServer:
+    """A throwaway single-node Kafka (KRaft) from the jars scripts/backends.sh fetched.
+
+    Storage under ``data_dir`` is formatted here and kept across restarts.
+    """
+    port = port or free_port()
+    controller = free_port()
+    libs = _REPO / ".local" / "backends" / "kafka" / "libs"
+    if not any(libs.glob("kafka_2.13-*.jar")):
+        message = f"no Kafka jars in {libs} (scripts/backends.sh up kafka fetches them)"
+        if backends_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    java = _binary("java")
+    template = (_REPO / "scripts" / "kafka" / "server.properties.in").read_text()
+    config = data_dir / "server.properties"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        template.replace("@BROKER_PORT@", str(port))
+        .replace("@CONTROLLER_PORT@", str(controller))
+        .replace("@DATA_DIR@", str(data_dir / "data"))
+    )
+    jvm = [
+        java, "-Xms128m", "-Xmx384m",
+        f"-Dlog4j2.configurationFile={_REPO / 'scripts' / 'kafka' / 'log4j2.properties'}",
+        f"-Dkafka.log.file={data_dir / 'kafka.log'}", "-cp", f"{libs}/*",
+    ]  # fmt: skip
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    subprocess.run(  # noqa: S603
+        [*jvm, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
+         "-c", str(config)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return LocalServer("kafka", [*jvm, "kafka.Kafka", str(config)], port)
