@@ -166,15 +166,21 @@ class SqliteStore:
                     "Cannot create the SQLite directory", details={"backend": self.name}
                 ) from exc
             # Autocommit mode: transactions are ours (BEGIN IMMEDIATE), never implicit.
+            # The busy timeout is set at connect, before the WAL switch: another process
+            # opening the same file at once holds a lock, and without a timeout the
+            # journal_mode change fails with "database is locked" instead of waiting.
             conn = await aiosqlite.connect(
-                self._path, isolation_level=None, detect_types=sqlite3.PARSE_DECLTYPES
+                self._path,
+                isolation_level=None,
+                detect_types=sqlite3.PARSE_DECLTYPES,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
             )
             try:
                 for pragma in (
+                    f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}",
                     "PRAGMA journal_mode=WAL",
                     "PRAGMA synchronous=NORMAL",
                     "PRAGMA foreign_keys=ON",
-                    f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}",
                 ):
                     await _fetch(conn, pragma, ())
             except BaseException:
