@@ -157,3 +157,14 @@ async def test_docs_openapi_health_metrics(client: httpx.AsyncClient) -> None:
     assert 'route="__unmatched__"' not in text or "/nope" not in text
     assert "http_request_duration_seconds_bucket" in text
     assert "http_requests_in_flight" in text
+
+
+async def test_startup_objects_are_frozen_out_of_the_gc() -> None:
+    import gc  # noqa: PLC0415
+
+    from asgi_lifespan import LifespanManager  # noqa: PLC0415
+
+    gc.unfreeze()
+    app = build_app(ServiceSettings(), service="svc", title="Svc")
+    async with LifespanManager(app):
+        assert gc.get_freeze_count() > 0

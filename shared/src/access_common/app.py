@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+import gc
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -27,6 +28,24 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "Validation failed"},
     500: {"model": ErrorBody, "description": "Internal error"},
 }
+
+
+def _freezing(lifespan: Lifespan | None) -> Lifespan:
+    """Run the service's lifespan, then move everything it allocated out of the GC's sight.
+
+    Objects made at start (app, routes, models, clients) live for the whole process;
+    ``gc.freeze()`` keeps the collector from walking them again on every full
+    collection, which otherwise shows up as latency spikes under load.
+    """
+
+    @asynccontextmanager
+    async def lifespan_then_freeze(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app) if lifespan is not None else nullcontext():
+            gc.collect()
+            gc.freeze()
+            yield
+
+    return lifespan_then_freeze
 
 
 def _metrics_router(metrics: ServiceMetrics) -> APIRouter:
@@ -67,7 +86,7 @@ def build_app(
         title=title,
         description=description,
         version=settings.version,
-        lifespan=lifespan,
+        lifespan=_freezing(lifespan),
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
