@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from fastapi import APIRouter
 from pydantic import BaseModel
 
@@ -160,10 +162,6 @@ async def test_docs_openapi_health_metrics(client: httpx.AsyncClient) -> None:
 
 
 async def test_startup_objects_are_frozen_out_of_the_gc() -> None:
-    import gc  # noqa: PLC0415
-
-    from asgi_lifespan import LifespanManager  # noqa: PLC0415
-
     gc.unfreeze()
     app = build_app(ServiceSettings(), service="svc", title="Svc")
     async with LifespanManager(app):
