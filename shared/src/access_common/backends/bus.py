@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, Self, runtime_checkable
 
-__all__ = ["Bus", "Message", "StartPosition", "Subscription"]
+__all__ = ["Bus", "ClosingContext", "Message", "StartPosition", "Subscription"]
 
 StartPosition = Literal["earliest", "latest"] | int
 
@@ -62,6 +62,20 @@ class Subscription(Protocol):
     async def __aenter__(self) -> Subscription: ...
 
     async def __aexit__(self, *exc: object) -> None: ...
+
+
+class ClosingContext:
+    """``async with`` support for a subscription: closes it on exit (shared by the engines)."""
+
+    async def close(self) -> None:
+        """Stop receiving; engines override this."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 @runtime_checkable

@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import ConsumerStoppedError, KafkaError, for_code
 
-from access_common.backends.bus import Message, StartPosition
+from access_common.backends.bus import ClosingContext, Message, StartPosition
 from access_common.errors import BackendError
 
 __all__ = ["KafkaBus", "KafkaSubscription"]
@@ -106,7 +106,7 @@ class _Positioner(ConsumerRebalanceListener):  # type: ignore[misc]
             self.assigned.set()
 
 
-class KafkaSubscription:
+class KafkaSubscription(ClosingContext):
     """Records of one or more topics, from assigned partitions or a consumer group."""
 
     def __init__(self, bus: KafkaBus, consumer: AIOKafkaConsumer, group: str | None) -> None:
@@ -176,12 +176,6 @@ class KafkaSubscription:
             await self._consumer.stop()
         except _DRIVER_ERRORS as exc:
             logger.warning("kafka consumer did not stop cleanly: %r", exc)
-
-    async def __aenter__(self) -> KafkaSubscription:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
 
 class KafkaBus:

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 
-from access_common.backends.bus import Message, StartPosition
+from access_common.backends.bus import ClosingContext, Message, StartPosition
 from access_common.errors import BackendError
 
 __all__ = ["DEFAULT_RETENTION", "MemoryBus", "MemorySubscription"]
@@ -42,7 +42,7 @@ class _Log:
         return self.base + len(self.messages)
 
 
-class MemorySubscription:
+class MemorySubscription(ClosingContext):
     """A reader over one or more in-memory logs."""
 
     def __init__(
@@ -104,12 +104,6 @@ class MemorySubscription:
             log.readers.discard(self)
         self._bus._subscriptions.discard(self)
         self._wake.set()
-
-    async def __aenter__(self) -> MemorySubscription:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
 
 class MemoryBus:

@@ -61,7 +61,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as CoreSubscription
 from nats.js import JetStreamContext, api
 
-from access_common.backends.bus import Message, StartPosition
+from access_common.backends.bus import ClosingContext, Message, StartPosition
 from access_common.errors import BackendError
 
 __all__ = ["KEY_B64_HEADER", "KEY_HEADER", "NatsBus", "NatsSubscription"]
@@ -410,7 +410,7 @@ class _Reader:
 _CLOSED = object()
 
 
-class NatsSubscription:
+class NatsSubscription(ClosingContext):
     """Messages of one or more topics, merged in arrival order."""
 
     def __init__(self, bus: NatsBus, group: str | None) -> None:
@@ -475,12 +475,6 @@ class NatsSubscription:
         if nc is not None and nc.is_connected:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await nc.flush(timeout=1)
-
-    async def __aenter__(self) -> NatsSubscription:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
 
 class NatsBus:
