@@ -78,64 +78,40 @@ async def outage_and_recovery(client: httpx.AsyncClient, server: LocalServer, na
     assert (await client.get("/health/ready")).status_code == 200
 
 
-async def test_redis_outage_degrades_gateway(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+OUTAGES = {
+    # dependency: (service configured for it, its variable, URL template, server factory)
+    "redis": ("gateway", "ACCESS_REDIS_URL", "redis://127.0.0.1:{port}/0",
+              lambda tmp: redis_server()),
+    "postgres": ("entitlements", "ACCESS_POSTGRES_DSN",
+                 "postgresql://postgres@127.0.0.1:{port}/postgres", lambda tmp: postgres_server()),
+    "nats": ("streaming", "ACCESS_NATS_URL", "nats://127.0.0.1:{port}",
+             lambda tmp: nats_server(tmp / "js")),
+    "kafka": ("streaming", "ACCESS_KAFKA_BOOTSTRAP", "127.0.0.1:{port}",
+              lambda tmp: kafka_server(tmp / "kafka")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("dependency", list(OUTAGES))
+async def test_outage_degrades_health_and_recovers_without_restart(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dependency: str
 ) -> None:
-    with redis_server() as server:
-        env = {"ACCESS_REDIS_URL": f"redis://127.0.0.1:{server.port}/0"}
-        async with running("gateway", env, monkeypatch, tmp_path) as client:
-            await outage_and_recovery(client, server, "redis")
-
-
-async def test_postgres_outage_degrades_entitlements(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    with postgres_server() as server:
-        env = {"ACCESS_POSTGRES_DSN": f"postgresql://postgres@127.0.0.1:{server.port}/postgres"}
-        async with running("entitlements", env, monkeypatch, tmp_path) as client:
-            await outage_and_recovery(client, server, "postgres")
-
-
-async def test_nats_outage_degrades_streaming(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    with nats_server(tmp_path / "js") as server:
-        env = {"ACCESS_NATS_URL": f"nats://127.0.0.1:{server.port}"}
-        async with running("streaming", env, monkeypatch, tmp_path) as client:
-            await outage_and_recovery(client, server, "nats")
-
-
-async def test_kafka_outage_degrades_streaming(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    server = await asyncio.to_thread(kafka_server, tmp_path / "kafka")
+    service, variable, template, make_server = OUTAGES[dependency]
+    server = await asyncio.to_thread(make_server, tmp_path)
     await asyncio.to_thread(server.start, 60)
     try:
-        env = {"ACCESS_KAFKA_BOOTSTRAP": f"127.0.0.1:{server.port}"}
-        async with running("streaming", env, monkeypatch, tmp_path) as client:
-            await outage_and_recovery(client, server, "kafka")
+        env = {variable: template.format(port=server.port)}
+        async with running(service, env, monkeypatch, tmp_path) as client:
+            await outage_and_recovery(client, server, dependency)
     finally:
         server.stop()
 
 
-@pytest.mark.parametrize(
-    ("service", "variable", "value", "dependency"),
-    [
-        ("gateway", "ACCESS_REDIS_URL", "redis://127.0.0.1:{port}/0", "redis"),
-        ("entitlements", "ACCESS_POSTGRES_DSN", "postgresql://x@127.0.0.1:{port}/x", "postgres"),
-        ("streaming", "ACCESS_NATS_URL", "nats://127.0.0.1:{port}", "nats"),
-        ("streaming", "ACCESS_KAFKA_BOOTSTRAP", "127.0.0.1:{port}", "kafka"),
-    ],
-)
+@pytest.mark.parametrize("dependency", list(OUTAGES))
 async def test_backend_down_at_start_does_not_crash(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    service: str,
-    variable: str,
-    value: str,
-    dependency: str,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dependency: str
 ) -> None:
-    env = {variable: value.format(port=free_port())}
+    service, variable, template, _ = OUTAGES[dependency]
+    env = {variable: template.format(port=free_port())}
     async with running(service, env, monkeypatch, tmp_path) as client:
         await wait_for(client, dependency, "down", within=10)
         assert (await client.get("/health")).json()["status"] == "degraded"
