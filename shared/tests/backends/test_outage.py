@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,18 +30,11 @@ import pytest
 from access_common.backends.postgres_store import PostgresStore
 from access_common.backends.redis_kv import RedisKeyValue
 from access_common.errors import BackendError
-from access_common.testing import backend_url, backends_required
+from access_common.testing import backend_url, backends_required, free_port
 
 # What "quickly" means: well under a request timeout, well over the ~1-2 s budgets.
 FAST = 3.0
 SECRET = "hunter2-do-not-leak"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def wait_for_port(port: int, timeout: float = 10.0) -> None:
