@@ -25,21 +25,22 @@ from bench.servers import new_port, serving, uvicorn_argv
 
 __all__ = ["run"]
 
-ANALYSIS = """What bounds it (py-spy, one worker at 800 req/s): about a quarter of the busy time is
-the ES256 signature check in `cryptography` (a fixed cost; RS256 verification is the
-cheaper of the two here, see the table above), the rest is FastAPI/Starlette routing, dependency
-solving and uvicorn's HTTP handling, the same path the bare route pays. Before profiling,
-the auth dependencies were plain `def` functions, which FastAPI runs in a thread pool:
-two thread hops per request put p99 above 100 ms at 1,000 req/s; they are `async def`
-now. The generator itself runs in Python on the other core, so the bare route's p99 is
-the floor this machine can show. More throughput comes from `ACCESS_WORKERS` (one
-worker per core) and from callers caching a verified principal until shortly before
-its `exp` (the gateway issue), not from this service's code. Each service also calls
-`gc.freeze()` once started, so full collections stop re-walking the objects made at
-start: in A/B runs at 1,500 req/s that took auth's p99 from 10-21 ms to 3-4 ms. Rows of
-one table differ by run-to-run noise of this shared VM (p99 at 1,000 req/s ranged
-2.1-3.5 ms over five runs in one session): compare auth with the bare route of the
-same run, and repeat before concluding."""
+ANALYSIS = """What bounds it (py-spy, one worker at 800 req/s, every request verified): about a
+quarter of the busy time is the ES256 signature check in `cryptography`, the rest is
+FastAPI/Starlette routing, dependency solving and uvicorn's HTTP handling, the path the
+bare route pays too. Three changes came out of profiling: (1) the auth dependencies were
+plain `def` functions, which FastAPI runs in a thread pool - two thread hops per request
+put p99 above 100 ms at 1,000 req/s; they are `async def` now; (2) each service calls
+`gc.freeze()` once started, so full collections stop re-walking start-up objects - in
+A/B runs at 1,500 req/s auth's p99 went from 10-21 ms to 3-4 ms; (3) a repeat of a token
+verified moments ago with the still-current key skips the signature and claims work
+(`ACCESS_JWT_RECENT_TOKENS`, docs/auth.md says when an entry is dropped) - that takes
+auth to within a few tenths of a millisecond of the bare route. The generator runs in
+Python on the other core, so the bare route's p99 is the floor this machine can show;
+more throughput comes from `ACCESS_WORKERS` (one worker per core). Rows of one table
+differ by run-to-run noise of this shared VM (auth's p99 at 1,000 req/s with every
+request verified ranged 2.1-3.5 ms over five runs in one session): compare with the
+bare route of the same run, and repeat before concluding."""
 
 
 async def _in_process(alg: str, seconds: float) -> float:
@@ -90,7 +91,9 @@ def _row(name: str, result: LoadResult) -> str:
     )
 
 
-async def _http(rates: list[float], duration: float, log_level: str) -> list[str]:
+async def _http(
+    rates: list[float], duration: float, log_level: str, *, recent: bool = True, bare: bool = True
+) -> list[str]:
     rows: list[str] = []
     port = new_port()
     auth_env = {
@@ -98,17 +101,21 @@ async def _http(rates: list[float], duration: float, log_level: str) -> list[str
         "ACCESS_PORT": str(port),
         "ACCESS_LOG_LEVEL": log_level,
         "ACCESS_STATE_DIR": tempfile.mkdtemp(prefix="access-bench-"),
+        "ACCESS_JWT_RECENT_TOKENS": "10000" if recent else "0",
     }
+    label = f"auth /auth/verify (log {log_level}{'' if recent else ', every request verified'})"
     with serving([sys.executable, "-m", "access_auth"], auth_env, port, "/health/live"):
         token = _dev_token(port)
         for rate in rates:
             result = await run_load("127.0.0.1", port, _request(port, token), rate=rate,
                                     duration=duration)  # fmt: skip
-            rows.append(_row(f"auth /auth/verify (log {log_level})", result))
-    bare = new_port()
-    with serving(uvicorn_argv("bench.bare_app:app", bare), {}, bare, "/docs"):
+            rows.append(_row(label, result))
+    if not bare:
+        return rows
+    bare_port = new_port()
+    with serving(uvicorn_argv("bench.bare_app:app", bare_port), {}, bare_port, "/docs"):
         for rate in rates:
-            result = await run_load("127.0.0.1", bare, _request(bare, token), rate=rate,
+            result = await run_load("127.0.0.1", bare_port, _request(bare_port, token), rate=rate,
                                     duration=duration)  # fmt: skip
             rows.append(_row("bare FastAPI route", result))
     return rows
@@ -122,7 +129,8 @@ async def run(*, quick: bool = False) -> str:
     duration = 3.0 if quick else 10.0
     rates = [1000.0] if quick else [500.0, 1000.0, 2000.0, 3000.0]
     rows = await _http(rates, duration, "warning")
-    rows += (await _http([1000.0], duration, "info"))[:1]
+    rows += await _http(rates[1:3] or rates, duration, "warning", recent=False, bare=False)
+    rows += await _http([1000.0], duration, "info", bare=False)
     header = (
         "| server | target req/s | achieved req/s | p50 ms | p99 ms | p99.9 ms | 200s | errors |\n"
         "|---|---|---|---|---|---|---|---|"
@@ -138,8 +146,10 @@ async def run(*, quick: bool = False) -> str:
             f"| RS256 (2048-bit) | {rs256:,.0f} |",
             f"| ES256 (P-256) | {es256:,.0f} |",
             "",
-            "`POST /auth/verify` over HTTP/1.1 keep-alive, one uvicorn worker, ES256 dev-issuer",
-            "token, open-loop load (latency from the scheduled send time), "
+            "`POST /auth/verify` over HTTP/1.1 keep-alive, one uvicorn worker, one ES256",
+            "dev-issuer token sent again and again (as a gateway does within a session: the",
+            "recently-verified map answers repeats; the 'every request verified' rows turn it",
+            "off), open-loop load (latency from the scheduled send time), "
             f"{duration:.0f} s per row after 1 s warm-up; the bare route is the baseline:",
             "",
             header,

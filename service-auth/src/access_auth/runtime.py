@@ -96,6 +96,7 @@ class AuthRuntime:
             max_token_bytes=settings.jwt_max_token_bytes,
             metrics=metrics,
             retry_after=max(settings.jwks_min_refresh_interval_seconds, 1.0),
+            recent_size=settings.jwt_recent_tokens,
         )
         logger.info(
             "auth ready",

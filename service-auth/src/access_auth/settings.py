@@ -71,6 +71,9 @@ class AuthSettings(ServiceSettings):
     jwt_tenant_required: bool = True
     jwt_leeway_seconds: float = Field(default=30, ge=0, le=300)
     jwt_max_token_bytes: int = Field(default=8192, ge=1024, le=65536)
+    jwt_recent_tokens: int = Field(
+        default=10_000, ge=0, le=1_000_000, description="Recently verified tokens kept; 0: off"
+    )
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_ALGORITHMS)
     )

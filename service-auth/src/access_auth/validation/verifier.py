@@ -11,6 +11,9 @@
 4. Signature with PyJWT, pinned to that single algorithm and key (minimum key lengths
    enforced; HMAC comparison is ``hmac.compare_digest`` inside PyJWT).
 5. Claims with :func:`principal_from_claims`.
+
+A token verified moments ago with the primary source's current key skips steps 1-5
+(:mod:`access_auth.validation.recent` says exactly when).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from access_auth.jwks.source import KeySource
 from access_auth.metrics import AuthMetrics
 from access_auth.settings import FALLBACK_SECRET_ALGORITHM
 from access_auth.validation.claims import ClaimsPolicy, Principal, principal_from_claims
+from access_auth.validation.recent import RecentTokens
 from access_auth.validation.token import TokenHeader, parse_header
 
 __all__ = ["TokenVerifier"]
@@ -71,6 +75,7 @@ class TokenVerifier:
         metrics: AuthMetrics | None = None,
         retry_after: float = 5.0,
         clock: Callable[[], float] = time.time,
+        recent_size: int = 10_000,
     ) -> None:
         self.primary = primary
         self.policy = policy
@@ -80,6 +85,7 @@ class TokenVerifier:
         self._metrics = metrics
         self._retry_after = round(retry_after) or 1
         self._clock = clock
+        self._recent = RecentTokens(recent_size, policy.leeway, clock)
 
     def fallback_active(self) -> bool:
         """Fallback keys count only while the primary key set is unavailable."""
@@ -110,10 +116,18 @@ class TokenVerifier:
             self._metrics.observe_verification(result, time.perf_counter() - started)
 
     async def _verify(self, token: str) -> Principal:
+        primary = self.primary
+        recent = self._recent.get(token, primary)
+        if recent is not None:
+            if primary is not None:
+                primary.ensure_fresh()
+            return recent
         header = parse_header(token, self.max_token_bytes)
         key = await self._key_for(header)
         claims = self._check_signature(token, key, header.alg)
-        return principal_from_claims(claims, self.policy, self._clock())
+        principal = principal_from_claims(claims, self.policy, self._clock())
+        self._recent.put(token, header, key, principal, primary)
+        return principal
 
     async def _key_for(self, header: TokenHeader) -> VerificationKey:
         alg = header.alg
