@@ -103,7 +103,7 @@ async def test_outage_degrades_health_and_recovers_without_restart(
         async with running(service, env, monkeypatch, tmp_path) as client:
             await outage_and_recovery(client, server, dependency)
     finally:
-        server.stop()
+        server.close()
 
 
 @pytest.mark.parametrize("dependency", list(OUTAGES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -13,6 +14,8 @@ from pydantic import BaseModel
 
 from access_common.app import build_app
 from access_common.errors import Forbidden
+from access_common.http import HttpClient
+from access_common.lifecycle import Resources
 from access_common.settings import ServiceSettings
 
 
@@ -166,3 +169,19 @@ async def test_startup_objects_are_frozen_out_of_the_gc() -> None:
     app = build_app(ServiceSettings(), service="svc", title="Svc")
     async with LifespanManager(app):
         assert gc.get_freeze_count() > 0
+
+
+def test_resources_and_own_lifespan_are_exclusive() -> None:
+    @asynccontextmanager
+    async def own(_: object) -> AsyncIterator[None]:
+        yield
+
+    settings = ServiceSettings()
+    with pytest.raises(ValueError, match="not both"):
+        build_app(
+            settings,
+            service="svc",
+            title="Svc",
+            lifespan=own,
+            resources=Resources(http=HttpClient.from_settings(settings)),
+        )

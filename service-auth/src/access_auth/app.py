@@ -43,7 +43,7 @@ def create_app(settings: AuthSettings | None = None, *, http: HttpGetter | None 
         owned: HttpClient | None = None
         client = http
         if client is None and settings.jwks_url is not None:
-            owned = HttpClient(timeout=settings.http_timeout_seconds, retries=settings.http_retries)
+            owned = HttpClient.from_settings(settings)
             client = owned
         try:
             runtime = await AuthRuntime.start(settings, http=client, metrics=auth_metrics)

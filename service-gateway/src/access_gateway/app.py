@@ -6,9 +6,8 @@ from fastapi import FastAPI
 
 from access_common.app import build_app
 from access_common.backends import make_kv
-from access_common.health import HealthRegistry
 from access_common.http import HttpClient
-from access_common.lifecycle import Resources, resources_lifespan
+from access_common.lifecycle import Resources
 from access_common.settings import load_settings
 from access_gateway.settings import GatewaySettings
 
@@ -23,19 +22,17 @@ def create_app(
     """Build the gateway: REST front door (routes arrive with the gateway issue)."""
     settings = settings or load_settings(GatewaySettings)
     resources = resources or Resources(
-        http=HttpClient(timeout=settings.http_timeout_seconds, retries=settings.http_retries),
+        http=HttpClient.from_settings(settings),
         kv=make_kv(settings),
         peers={
             "auth": settings.auth_service_url,
             "entitlements": settings.entitlements_service_url,
         },
     )
-    health = HealthRegistry(timeout=settings.health_check_timeout_seconds)
     return build_app(
         settings,
         service=SERVICE,
         title="254Carbon Access Gateway",
         description="REST front door: rate limits, authentication, entitlements, caching.",
-        health=health,
-        lifespan=resources_lifespan(resources, health),
+        resources=resources,
     )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from access_common.app import build_app
-from access_common.health import HealthRegistry
 from access_common.http import HttpClient
-from access_common.lifecycle import Resources, resources_lifespan
+from access_common.lifecycle import Resources
 from access_common.settings import load_settings
 from access_metrics.settings import MetricsSettings
 
@@ -21,15 +20,11 @@ def create_app(
 ) -> FastAPI:
     """Build the metrics service: ingestion from edge services (arrives with its issue)."""
     settings = settings or load_settings(MetricsSettings)
-    resources = resources or Resources(
-        http=HttpClient(timeout=settings.http_timeout_seconds, retries=settings.http_retries)
-    )
-    health = HealthRegistry(timeout=settings.health_check_timeout_seconds)
+    resources = resources or Resources(http=HttpClient.from_settings(settings))
     return build_app(
         settings,
         service=SERVICE,
         title="254Carbon Access Metrics",
         description="Counter ingestion from edge services and the Prometheus scrape endpoint.",
-        health=health,
-        lifespan=resources_lifespan(resources, health),
+        resources=resources,
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -13,6 +13,7 @@ from starlette.responses import Response
 from access_common.error_handlers import install_error_handlers
 from access_common.errors import ErrorBody
 from access_common.health import HealthRegistry, health_router
+from access_common.lifecycle import Lifespan, Resources, resources_lifespan
 from access_common.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from access_common.middleware import RequestContextMiddleware
 from access_common.settings import ServiceSettings
@@ -20,7 +21,6 @@ from access_common.tracing import make_tracer
 
 __all__ = ["ERROR_RESPONSES", "Lifespan", "build_app"]
 
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such route or resource"},
@@ -73,15 +73,22 @@ def build_app(
     health: HealthRegistry | None = None,
     metrics: ServiceMetrics | None = None,
     lifespan: Lifespan | None = None,
+    resources: Resources | None = None,
     access_log: bool = True,
 ) -> FastAPI:
     """Build a service's FastAPI app with everything the platform gives every service.
 
     Nothing here touches the network: backends connect in the service's lifespan.
+    Pass ``resources`` (its backends and peers, opened and health-checked for you) or a
+    ``lifespan`` of the service's own, not both.
     """
     metrics = metrics or ServiceMetrics(service)
     metrics.info.labels(service, settings.version).set(1)
     health = health or HealthRegistry(timeout=settings.health_check_timeout_seconds)
+    if resources is not None:
+        if lifespan is not None:
+            raise ValueError("pass resources or lifespan, not both")
+        lifespan = resources_lifespan(resources, health)
     app = FastAPI(
         title=title,
         description=description,

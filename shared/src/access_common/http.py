@@ -17,6 +17,7 @@ import httpx
 
 from access_common.context import outgoing_headers
 from access_common.errors import DependencyUnavailable
+from access_common.settings import ServiceSettings
 
 __all__ = ["IDEMPOTENT_METHODS", "HttpClient"]
 
@@ -45,6 +46,11 @@ class HttpClient:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout), limits=limits, transport=transport
         )
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> HttpClient:
+        """The process's client with ``ACCESS_HTTP_TIMEOUT_SECONDS`` and ``ACCESS_HTTP_RETRIES``."""
+        return cls(timeout=settings.http_timeout_seconds, retries=settings.http_retries)
 
     async def request(
         self,

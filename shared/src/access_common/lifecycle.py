@@ -8,13 +8,12 @@ reconnect (or the next call) brings it back without a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
-from access_common.app import Lifespan
 from access_common.backends.bus import Bus
 from access_common.backends.kv import KeyValue
 from access_common.backends.store import Migration, Store
@@ -23,7 +22,9 @@ from access_common.errors import AccessError
 from access_common.health import HealthRegistry
 from access_common.http import HttpClient
 
-__all__ = ["Resources", "resources_lifespan"]
+__all__ = ["Lifespan", "Resources", "resources_lifespan"]
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 logger = logging.getLogger("access_common.lifecycle")
 

@@ -7,7 +7,6 @@ once and turns a bad value into a one-line message naming the variable.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +23,6 @@ __all__ = [
     "ServiceSettings",
     "SettingsError",
     "StoreSettings",
-    "env_flag",
     "load_settings",
 ]
 
@@ -156,8 +154,3 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
             for err in exc.errors(include_url=False, include_input=False)
         )
         raise SettingsError(f"invalid configuration: {problems}") from None
-
-
-def env_flag(name: str) -> bool:
-    """True when an ``ACCESS_`` variable is set to a truthy word (for scripts and tests)."""
-    return os.environ.get(_PREFIX + name, "").strip().lower() in {"1", "true", "yes", "on"}

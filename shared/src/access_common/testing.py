@@ -77,8 +77,17 @@ def _port_open(port: int) -> bool:
 class LocalServer:
     """A real server process a test starts, stops and restarts (outage and recovery tests)."""
 
-    def __init__(self, name: str, argv: list[str], port: int, *, user: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        *,
+        user: str | None = None,
+        scratch: Path | None = None,
+    ) -> None:
         self.name = name
+        self.scratch = scratch
         self.argv = argv
         self.port = port
         # The server runs as our direct child (no runuser in between), so we reap it and a
@@ -114,12 +123,18 @@ class LocalServer:
         while _port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def close(self) -> None:
+        """Stop for good and remove the scratch folder the helper made for it."""
+        self.stop()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
     def __enter__(self) -> LocalServer:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
 
 def _binary(name: str, *candidates: Path) -> str:
@@ -173,7 +188,7 @@ def postgres_server(port: int | None = None) -> LocalServer:
         postgres, "-D", str(data / "d"), "-p", str(port),
         "-k", str(data), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
     ]  # fmt: skip
-    return LocalServer("postgres", argv, port, user=user)
+    return LocalServer("postgres", argv, port, user=user, scratch=data)
 
 
 def kafka_server(data_dir: Path, port: int | None = None) -> LocalServer:
