@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Build the Go tools the checks use into .local/bin, once (idempotent: a binary that
+# reports the pinned version is kept; concurrent callers wait on one lock).
+#   kustomize v5.7.1  renders k8s/overlays (`make test`, tests/shipit)
+#   oasdiff   v1.39.0 compares OpenAPI 3.1 documents (`make contract-check`)
+# Both come from the Go module proxy with `go install` and build with this machine's Go
+# (1.26): kustomize v5.8 needs Go 1.27, and Debian's kubectl 1.20 is too old. The first
+# build takes a few minutes on two cores; afterwards this script returns at once.
+# Usage: scripts/tools.sh [kustomize|oasdiff ...]   (default: both)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BIN="$ROOT/.local/bin"
+KUSTOMIZE_VERSION="v5.7.1"
+OASDIFF_VERSION="v1.39.0"
+
+declare -A MODULE=(
+  [kustomize]="sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+  [oasdiff]="github.com/oasdiff/oasdiff@${OASDIFF_VERSION}"
+)
+declare -A VERSION=([kustomize]="${KUSTOMIZE_VERSION#v}" [oasdiff]="${OASDIFF_VERSION#v}")
+
+current() {  # the version a built binary reports, or nothing
+  case "$1" in
+    kustomize) "$BIN/kustomize" version 2>/dev/null || true ;;
+    oasdiff) "$BIN/oasdiff" --version 2>/dev/null || true ;;
+  esac
+}
+
+ensure() {
+  local tool="$1"
+  if [[ "$(current "$tool")" == *"${VERSION[$tool]}"* ]]; then
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    echo "tools.sh: $tool needs Go (>= 1.24) to build; install Go, then rerun" >&2
+    return 1
+  fi
+  echo "tools.sh: building $tool ${VERSION[$tool]} into .local/bin (once; a few minutes)" >&2
+  # GOTOOLCHAIN=local: build with this Go even where a module names a newer toolchain.
+  (cd "$ROOT" && GOBIN="$BIN" GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
+    nice go install "${MODULE[$tool]}")
+  [[ "$(current "$tool")" == *"${VERSION[$tool]}"* ]] || {
+    echo "tools.sh: $tool built but does not report ${VERSION[$tool]}" >&2
+    return 1
+  }
+}
+
+mkdir -p "$BIN"
+tools=("$@")
+[[ ${#tools[@]} -gt 0 ]] || tools=(kustomize oasdiff)
+exec 9>"$BIN/.tools.lock"
+flock 9
+for tool in "${tools[@]}"; do
+  [[ -n "${MODULE[$tool]:-}" ]] || { echo "tools.sh: unknown tool $tool" >&2; exit 2; }
+  ensure "$tool"
+done
