@@ -133,9 +133,7 @@ def _require_models() -> None:
         )
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [(f, v) for f, v, _ in ws_messages()], ids=lambda x: str(x)
-)
+@pytest.mark.parametrize(("field", "value"), [(f, v) for f, v, _ in ws_messages()], ids=str)
 def test_each_ws_message_has_a_model_that_accepts_the_examples(field: str, value: str) -> None:
     _require_models()
     model = model_for(field, value)
