@@ -36,7 +36,8 @@ COPY shared/ shared/
 COPY service-${SERVICE}/ service-${SERVICE}/
 # --no-editable builds the workspace packages into the venv, so the runtime stage
 # needs no source tree; bytecode is compiled here because the runtime root is read-only.
-RUN uv sync --frozen --no-dev --no-editable --package access-${SERVICE}
+RUN uv sync --frozen --no-dev --no-editable --package access-${SERVICE} \
+ && ln -s "access-${SERVICE}" /app/.venv/bin/access-service
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG SERVICE
@@ -53,7 +54,6 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     ACCESS_HOST=0.0.0.0 \
-    ACCESS_SERVICE=${SERVICE} \
     ACCESS_PORT=${PORT} \
     ACCESS_STATE_DIR=/var/lib/access \
     ACCESS_VERSION=${ACCESS_VERSION} \
@@ -68,9 +68,9 @@ WORKDIR /app
 USER 10001:10001
 EXPOSE ${PORT}
 # Liveness only (the process serves); readiness with dependencies is /health/ready.
-# python:3.11-slim has no curl: the check uses the standard library.
+# python:3.11-slim has no curl: the check uses the standard library (an exception exits 1).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health/live' % os.environ.get('ACCESS_PORT', '8000'), timeout=2)" || exit 1
-# exec: uvicorn replaces the shell as PID 1 and drains on SIGTERM
-# (ACCESS_SHUTDOWN_GRACE_SECONDS).
-CMD ["/bin/sh", "-c", "exec access-${ACCESS_SERVICE}"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health/live' % os.environ['ACCESS_PORT'], timeout=2)"]
+# Exec form, no shell: the service is PID 1 and gets SIGTERM itself, so uvicorn drains
+# (ACCESS_SHUTDOWN_GRACE_SECONDS) before the runtime's kill.
+CMD ["access-service"]
