@@ -12,7 +12,9 @@ KEYCLOAK_ENV := .local/backends/keycloak.env
 PYTEST_ARGS ?=
 
 .PHONY: help install run dev-all smoke token lint format test test-fast test-keycloak \
-        backends-up backends-down backends-status keycloak-up keycloak-down bench clean
+        backends-up backends-down backends-status keycloak-up keycloak-down bench clean \
+        tools run-check spec-sync contract-check manifest-validate k8s-render k8s-validate \
+        build buildx push buildx-push docker-up docker-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,7 +31,10 @@ run: install ## start all five services on embedded defaults; Ctrl-C stops them
 
 dev-all: run ## the seed's name for `make run`
 
-smoke: install ## start all five, wait until healthy, stop
+smoke: install ## check a running stack (`make run` elsewhere): health, token, REST, WS, SSE, webhook
+	scripts/smoke.sh
+
+run-check: install ## start all five, wait until healthy, stop
 	$(PY) scripts/run.py --check --quiet
 
 token: install ## print a dev token (ACCESS_ENV=local): make token SUB=alice TENANT=tenant-a ROLES=trader
@@ -39,7 +44,9 @@ lint: install ## ruff (lint + import order + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared service-gateway service-streaming service-auth service-entitlements \
-		service-metrics tests bench scripts/run.py
+		service-metrics tests bench scripts/run.py scripts/contracts.py scripts/manifests.py \
+		scripts/smoke.py
+	$(VENV)/bin/hadolint Dockerfile
 
 format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -59,7 +66,7 @@ backends-status: ## show the test backends
 keycloak-up: ## start a real Keycloak on 127.0.0.1:8180 (realm `access`)
 	scripts/keycloak.sh up
 
-test: install lint backends-up keycloak-up ## lint, then every test against the real backends
+test: install tools lint backends-up keycloak-up ## lint, then every test against the real backends
 	source $(BACKENDS_ENV) && source $(KEYCLOAK_ENV) && ACCESS_REQUIRE_BACKENDS=1 \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -72,3 +79,83 @@ bench: install ## benchmarks; results in docs/benchmarks.md
 clean: ## remove the venv and local state (stops backends first)
 	-$(MAKE) backends-down
 	rm -rf $(VENV) .local .mypy_cache .ruff_cache .pytest_cache
+
+# --- shipping: contracts, manifests, Kubernetes, images (docs/development-setup.md) -------
+
+SERVICES := gateway streaming auth entitlements metrics
+PORT_gateway := 8000
+PORT_streaming := 8001
+PORT_auth := 8010
+PORT_entitlements := 8011
+PORT_metrics := 8012
+REGISTRY ?= ghcr.io/254carbon
+PLATFORMS ?= linux/amd64,linux/arm64
+OVERLAY ?= local
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+IMAGE = $(REGISTRY)/$(SERVICE):$(VERSION)
+BUILD_ARGS = --build-arg SERVICE=$(SERVICE) --build-arg PORT=$(PORT_$(SERVICE)) \
+	--build-arg ACCESS_VERSION=$(VERSION) --build-arg ACCESS_COMMIT=$(COMMIT) \
+	--label org.opencontainers.image.source=https://github.com/254carbon/254carbon-access
+
+# Checked when make expands the recipe, before its first line runs: a target that cannot
+# run says so in one line and exits 2, never half-runs.
+docker-ok = $(shell docker info >/dev/null 2>&1 && echo yes)
+need-service = $(if $(filter $(SERVICE),$(SERVICES)),,$(error make $@: SERVICE=<$(subst $() ,|,$(SERVICES))> is required))
+need-version = $(if $(VERSION),,$(error make $@: VERSION=<x.y.z> is required))
+need-docker = $(if $(docker-ok),,$(error make $@: needs a Docker engine$(if $(1), with $(1)); there is none on this machine))
+need-plugin = $(if $(shell docker $(1) version >/dev/null 2>&1 && echo yes),,$(error make $@: needs 'docker $(1)', which this Docker does not have))
+
+tools: ## build kustomize v5.7.1 and oasdiff v1.39.0 into .local/bin (once)
+	scripts/tools.sh
+
+spec-sync: install tools ## regenerate every service-*/openapi/ contract from the code
+	$(PY) scripts/contracts.py sync
+
+contract-check: install tools ## live OpenAPI vs committed (oasdiff); breaking needs a version bump
+	$(PY) scripts/contracts.py check
+
+manifest-validate: install ## validate service-*/service-manifest.yaml; write dist/services-index.json
+	$(PY) scripts/manifests.py
+
+k8s-render: tools ## print an overlay's objects: make k8s-render OVERLAY=production
+	.local/bin/kustomize build k8s/overlays/$(OVERLAY)
+
+k8s-validate: install tools ## render all four overlays, validate offline, check env variables
+	$(VENV)/bin/pytest -q tests/shipit/test_k8s.py tests/shipit/test_env_vars.py
+
+build: ## docker image: make build SERVICE=gateway [VERSION=dev]
+	@: $(need-service)
+	@: $(call need-docker)
+	docker build $(BUILD_ARGS) -t $(REGISTRY)/$(SERVICE):$(or $(VERSION),dev) .
+
+buildx: ## multi-arch image to dist/: make buildx SERVICE=gateway VERSION=1.0.0
+	@: $(need-service)
+	@: $(need-version)
+	@: $(call need-docker,buildx)
+	@: $(call need-plugin,buildx)
+	mkdir -p dist
+	docker buildx build --platform $(PLATFORMS) $(BUILD_ARGS) -t $(IMAGE) \
+		--output type=oci,dest=dist/$(SERVICE)-$(VERSION).oci.tar .
+
+push: ## push an image made by `make build`: make push SERVICE=gateway VERSION=1.0.0
+	@: $(need-service)
+	@: $(need-version)
+	@: $(call need-docker)
+	docker push $(IMAGE)
+
+buildx-push: ## multi-arch build and push to GHCR: make buildx-push SERVICE=gateway VERSION=1.0.0
+	@: $(need-service)
+	@: $(need-version)
+	@: $(call need-docker,buildx)
+	@: $(call need-plugin,buildx)
+	docker buildx build --platform $(PLATFORMS) $(BUILD_ARGS) -t $(IMAGE) --push .
+
+docker-up: ## the whole stack with its backends in Docker (compose.yaml)
+	@: $(call need-docker,compose)
+	@: $(call need-plugin,compose)
+	VERSION=$(or $(VERSION),dev) COMMIT=$(COMMIT) docker compose up -d --build
+
+docker-down: ## stop the compose stack
+	@: $(call need-docker,compose)
+	@: $(call need-plugin,compose)
+	docker compose down

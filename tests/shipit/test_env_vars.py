@@ -14,12 +14,13 @@ import importlib
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import AliasChoices, AliasPath
 from pydantic_settings import BaseSettings
 
 from access_common.settings import ServiceSettings
 
-from .k8s import OVERLAYS, containers, objects, secret_templates
+from .k8s import OVERLAYS, REPO, containers, objects, secret_templates
 
 Obj = dict[str, Any]
 
@@ -107,3 +108,16 @@ def test_the_reader_sees_aliases_and_prefix() -> None:
         "ACCESS_METRICS_ENDPOINT",
     } <= read
     assert "ACCESS_JWKS_URL" not in read
+
+
+def test_every_variable_compose_sets_is_read_by_its_service() -> None:
+    """The same rule for compose.yaml (docker compose is not on this machine to run it)."""
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    problems = []
+    for service in ("gateway", "streaming", "auth", "entitlements", "metrics"):
+        spec = compose["services"][service]
+        assert spec["build"]["args"]["SERVICE"] == service
+        assert spec["environment"]["ACCESS_PORT"] == spec["build"]["args"]["PORT"]
+        read = variables_read(settings_class(service))
+        problems += [f"{service}: {v}" for v in spec["environment"] if v.upper() not in read]
+    assert not problems, "\n".join(problems)
