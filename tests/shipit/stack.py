@@ -47,6 +47,9 @@ class LocalStack:
             ACCESS_AUTH_SERVICE_URL=self.urls["auth"],
             ACCESS_ENTITLEMENTS_SERVICE_URL=self.urls["entitlements"],
             ACCESS_METRICS_SERVICE_URL=self.urls["metrics"],
+            # The dev issuer's `iss` names auth's port; on a free port, every minter (the
+            # service and `python -m access_auth.dev`) must agree on it.
+            ACCESS_DEV_ISSUER_URL=f"{self.urls['auth']}/auth/dev",
             PYTHONUNBUFFERED="1",
         )
         if self.nats is not None:
