@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .k8s import REPO
 from .scripts import load_script
@@ -78,3 +80,14 @@ def test_a_contract_document_missing_from_api_contracts_is_refused() -> None:
     manifest["api_contracts"] = ["streaming-core@0.1.0"]
     found = _problems(manifest, "streaming")
     assert any("streaming-stream.asyncapi.yaml is not in api_contracts" in p for p in found)
+
+
+def test_agent_context_names_what_exists() -> None:
+    context = yaml.safe_load((REPO / ".agent" / "context.yaml").read_text())
+    folders = {p.name.removeprefix("service-") for p in REPO.glob("service-*") if p.is_dir()}
+    assert set(context["services"]) == folders
+    assert (REPO / context["contracts_from"]).exists()
+    assert (REPO / context["manifests"]["schema"]).exists()
+    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", (REPO / "Makefile").read_text(), flags=re.M))
+    used = {t for c in context["commands"].values() for t in re.findall(r"make ([a-z0-9-]+)", c)}
+    assert used <= targets, used - targets

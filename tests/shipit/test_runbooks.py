@@ -195,7 +195,7 @@ def test_kubectl_commands_name_real_objects(line: int, command: str) -> None:
 
 def test_make_targets_exist() -> None:
     makefile = (REPO / "Makefile").read_text()
-    targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, flags=re.M))
-    used = set(re.findall(r"`make (?:-s )?([a-z][a-z-]*)", RUNBOOK.read_text()))
-    used |= {t for b in blocks() for t in re.findall(r"\bmake (?:-s )?([a-z][a-z-]*)", b.code)}
+    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, flags=re.M))
+    used = set(re.findall(r"`make (?:-s )?([a-z][a-z0-9-]*)", RUNBOOK.read_text()))
+    used |= {t for b in blocks() for t in re.findall(r"\bmake (?:-s )?([a-z][a-z0-9-]*)", b.code)}
     assert used and used <= targets, used - targets
