@@ -32,6 +32,8 @@ ensure() {
   if [[ "$(current "$tool")" == *"${VERSION[$tool]}"* ]]; then
     return 0
   fi
+  # The official Go install lives in /usr/local/go; a non-login shell may not have it on PATH.
+  [[ -x /usr/local/go/bin/go ]] && PATH="$PATH:/usr/local/go/bin"
   if ! command -v go >/dev/null 2>&1; then
     echo "tools.sh: $tool needs Go (>= 1.24) to build; install Go, then rerun" >&2
     return 1
