@@ -10,8 +10,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
-from .k8s import OVERLAYS, containers, objects, secret_templates
+from .k8s import K8S, OVERLAYS, containers, objects, secret_templates
 
 # The oldest Kubernetes minor we claim to support, and the newest the schemas know.
 VERSIONS = ("1.30.0", kubernetes_validate.utils.latest_version() + ".0")
@@ -185,3 +186,21 @@ def test_local_runs_on_embedded_backends() -> None:
         assert not backend_vars & set(cm.get("data") or {}), name
     assert by_kind("local", "ConfigMap")["access-config"]["data"]["ACCESS_ENV"] == "local"
     assert set(by_kind("local", "Secret")) == {"entitlements-secrets"}
+
+
+def test_service_monitors_scrape_existing_services() -> None:
+    """k8s/monitoring needs the Prometheus Operator CRDs (no schema here): check the wiring."""
+    services = by_kind("production", "Service")
+    for path in sorted((K8S / "monitoring").glob("*-servicemonitor.yaml")):
+        monitor = yaml.safe_load(path.read_text())
+        assert monitor["kind"] == "ServiceMonitor"
+        labels = monitor["spec"]["selector"]["matchLabels"]
+        matching = [
+            s for s in services.values() if labels.items() <= s["metadata"]["labels"].items()
+        ]
+        assert len(matching) == 1, path.name
+        ports = {p["name"] for p in matching[0]["spec"]["ports"]}
+        for endpoint in monitor["spec"]["endpoints"]:
+            assert endpoint["port"] in ports, path.name
+            assert endpoint["path"] == "/metrics"
+    assert len(list((K8S / "monitoring").glob("*-servicemonitor.yaml"))) == len(SERVICES)
