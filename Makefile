@@ -105,7 +105,7 @@ need-version = $(if $(VERSION),,$(error make $@: VERSION=<x.y.z> is required))
 need-docker = $(if $(docker-ok),,$(error make $@: needs a Docker engine$(if $(1), with $(1)); there is none on this machine))
 need-plugin = $(if $(shell docker $(1) version >/dev/null 2>&1 && echo yes),,$(error make $@: needs 'docker $(1)', which this Docker does not have))
 
-tools: ## build kustomize v5.7.1 and oasdiff v1.39.0 into .local/bin (once)
+tools: ## build kustomize v5.7.1 + oasdiff v1.39.0 into .local/bin, fetch the AsyncAPI schemas (once)
 	scripts/tools.sh
 
 spec-sync: install tools ## regenerate every service-*/openapi/ contract from the code

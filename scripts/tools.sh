@@ -3,16 +3,20 @@
 # reports the pinned version is kept; concurrent callers wait on one lock).
 #   kustomize v5.7.1  renders k8s/overlays (`make test`, tests/shipit)
 #   oasdiff   v1.39.0 compares OpenAPI 3.1 documents (`make contract-check`)
+#   asyncapi-specs 6.11.1  the AsyncAPI JSON Schemas (npm @asyncapi/specs, unpacked into
+#             .local/share; tests/shipit/test_asyncapi.py validates the streaming document)
 # Both come from the Go module proxy with `go install` and build with this machine's Go
 # (1.26): kustomize v5.8 needs Go 1.27, and Debian's kubectl 1.20 is too old. The first
 # build takes a few minutes on two cores; afterwards this script returns at once.
-# Usage: scripts/tools.sh [kustomize|oasdiff ...]   (default: both)
+# Usage: scripts/tools.sh [kustomize|oasdiff|asyncapi-specs ...]   (default: all)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="$ROOT/.local/bin"
 KUSTOMIZE_VERSION="v5.7.1"
 OASDIFF_VERSION="v1.39.0"
+ASYNCAPI_SPECS_VERSION="6.11.1"
+SHARE="$ROOT/.local/share"
 
 declare -A MODULE=(
   [kustomize]="sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
@@ -48,12 +52,30 @@ ensure() {
   }
 }
 
-mkdir -p "$BIN"
+# The AsyncAPI schemas are JSON files in an npm package: `npm pack` fetches the tarball
+# from the npm registry (no node_modules, no install scripts run), tar unpacks it.
+asyncapi_specs() {
+  local dest="$SHARE/asyncapi-specs-$ASYNCAPI_SPECS_VERSION"
+  [[ -f "$dest/schemas/3.0.0-without-\$id.json" ]] && return 0
+  command -v npm >/dev/null 2>&1 || { echo "tools.sh: asyncapi-specs needs npm" >&2; return 1; }
+  local tmp
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "@asyncapi/specs@$ASYNCAPI_SPECS_VERSION" >/dev/null)
+  mkdir -p "$dest"
+  tar -xzf "$tmp"/asyncapi-specs-*.tgz -C "$dest" --strip-components=1
+  rm -rf "$tmp"
+}
+
+mkdir -p "$BIN" "$SHARE"
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(kustomize oasdiff)
+[[ ${#tools[@]} -gt 0 ]] || tools=(kustomize oasdiff asyncapi-specs)
 exec 9>"$BIN/.tools.lock"
 flock 9
 for tool in "${tools[@]}"; do
+  if [[ "$tool" == asyncapi-specs ]]; then
+    asyncapi_specs
+    continue
+  fi
   [[ -n "${MODULE[$tool]:-}" ]] || { echo "tools.sh: unknown tool $tool" >&2; exit 2; }
   ensure "$tool"
 done

@@ -3,8 +3,9 @@
 The document (service-streaming/asyncapi/streaming-stream.asyncapi.yaml) describes seed
 003's WebSocket and SSE messages. Two kinds of checks:
 
-- the document itself: every payload is a valid JSON Schema (2020-12) and every example
-  satisfies its payload; the channels reference only messages that exist;
+- the document itself: it validates against the official AsyncAPI 3.0.0 JSON Schema (npm
+  @asyncapi/specs, fetched once by scripts/tools.sh), every payload is a valid JSON Schema
+  (2020-12) and every example satisfies its payload; the references resolve;
 - the code: for each WebSocket message (told apart by its `action` or `type` constant,
   ``x-discriminator``) the streaming service must have a pydantic model whose field of that
   name is ``Literal[<value>]``; each example must validate with the model, and every
@@ -16,7 +17,9 @@ The document (service-streaming/asyncapi/streaming-stream.asyncapi.yaml) describ
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+import subprocess
 import typing
 from functools import cache
 from typing import Any
@@ -62,6 +65,17 @@ def ws_messages() -> list[tuple[str, str, dict[str, Any]]]:
         for m in messages().values()
         if "x-discriminator" in m
     ]
+
+
+def test_document_is_valid_asyncapi_3() -> None:
+    subprocess.run([str(REPO / "scripts" / "tools.sh"), "asyncapi-specs"], check=True, timeout=300)
+    specs = next((REPO / ".local" / "share").glob("asyncapi-specs-*"))
+    schema = json.loads((specs / "schemas" / "3.0.0-without-$id.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [
+        f"{list(e.absolute_path)}: {e.message[:200]}" for e in validator.iter_errors(document())
+    ]
+    assert not errors, "\n".join(errors)
 
 
 def test_document_header() -> None:
