@@ -104,6 +104,18 @@ def breaking_changes(base: Path, revision: Path) -> str:
     return result.stdout.strip() if result.returncode == 1 else ""
 
 
+def changelog(base: Path, revision: Path) -> str:
+    """The oasdiff changelog of a non-breaking difference, one change per line ('' if none)."""
+    result = subprocess.run(
+        [str(OASDIFF), "changelog", str(base), str(revision), "--format", "singleline"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line.strip() for line in result.stdout.splitlines()[1:] if line.strip()]
+    return "; ".join(lines[:10]) + (f"; ... {len(lines) - 10} more" if len(lines) > 10 else "")
+
+
 def compare(service: str, committed: Path, live: dict[str, Any], workdir: Path) -> tuple[str, str]:
     """(verdict, detail): 'same', 'stale' (additive or cosmetic) or 'breaking'."""
     old = json.loads(committed.read_text())
@@ -113,7 +125,7 @@ def compare(service: str, committed: Path, live: dict[str, Any], workdir: Path) 
     revision.write_text(dump(live))
     report = breaking_changes(committed, revision)
     if not report:
-        return "stale", ""
+        return "stale", changelog(committed, revision)
     if announces_break(str(old["info"]["version"]), str(live["info"]["version"])):
         return (
             "stale",

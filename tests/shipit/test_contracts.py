@@ -87,7 +87,9 @@ def test_an_added_operation_is_stale_not_breaking(tmp_path: Path) -> None:
     del base["paths"]["/auth/verify-ws"]
     committed = tmp_path / "auth.json"
     committed.write_text(contracts.dump(base))
-    assert contracts.compare("auth", committed, _auth(), tmp_path) == ("stale", "")
+    verdict, detail = contracts.compare("auth", committed, _auth(), tmp_path)
+    assert verdict == "stale"
+    assert "endpoint-added" in detail
     assert contracts.compare("auth", committed, base, tmp_path) == ("same", "")
 
 
