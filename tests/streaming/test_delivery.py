@@ -34,6 +34,7 @@ from .conftest import Mint, StartStreaming
 
 pytestmark = pytest.mark.timeout(120)
 
+SseClient = tuple[httpx.AsyncClient, AsyncIterator[SseEvent]]
 BUSES = [
     pytest.param("kafka", marks=pytest.mark.kafka),
     pytest.param("nats", marks=pytest.mark.nats),
@@ -57,12 +58,14 @@ async def publisher(bus: str, topic: str) -> AsyncIterator[Bus]:
 
 
 @asynccontextmanager
-async def sse_stream(server: StreamingServer, token: str) -> AsyncIterator[tuple[httpx.AsyncClient, AsyncIterator[SseEvent]]]:  # fmt: skip
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
-        async with client.stream("GET", "/sse/stream", params={"token": token}) as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/event-stream")
-            yield client, read_sse(response.aiter_lines())
+async def sse_stream(server: StreamingServer, token: str) -> AsyncIterator[SseClient]:
+    async with (
+        httpx.AsyncClient(base_url=server.http_url, timeout=10) as client,
+        client.stream("GET", "/sse/stream", params={"token": token}) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield client, read_sse(response.aiter_lines())
 
 
 async def next_event(events: AsyncIterator[SseEvent], kind: str, timeout: float = 10) -> SseEvent:
@@ -110,8 +113,12 @@ async def test_entitled_subscribers_get_filtered_messages_and_nobody_else(
             "/sse/subscribe", data=form, headers={"authorization": f"Bearer {alice}"}
         )
         assert answer.status_code == 200, answer.text
-        assert answer.json() == {"success": True, "topic": prices,
-                                 "filters": {"commodity": "oil"}, "connection_id": connection_id}  # fmt: skip
+        assert answer.json() == {
+            "success": True,
+            "topic": prices,
+            "filters": {"commodity": "oil"},
+            "connection_id": connection_id,
+        }
         stolen = await client.post(
             "/sse/subscribe", data=form, headers={"authorization": f"Bearer {bob}"}
         )
