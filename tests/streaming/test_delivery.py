@@ -130,7 +130,7 @@ async def test_entitled_subscribers_get_filtered_messages_and_nobody_else(
             for i in range(12)
         ]
         for item in sent:
-            await pub.publish(prices, orjson.dumps(item), key=item["instrument_id"].encode())
+            await pub.publish(prices, orjson.dumps(item), key=str(item["instrument_id"]).encode())
         wanted = [item for item in sent if item["commodity"] == "oil"]
 
         got_ws = [(await recv_type(ws_alice, "data", timeout=15)) for _ in wanted]
