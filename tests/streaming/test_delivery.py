@@ -133,7 +133,7 @@ async def test_entitled_subscribers_get_filtered_messages_and_nobody_else(
             await pub.publish(prices, orjson.dumps(item), key=str(item["instrument_id"]).encode())
         wanted = [item for item in sent if item["commodity"] == "oil"]
 
-        got_ws = [(await recv_type(ws_alice, "data", timeout=15)) for _ in wanted]
+        got_ws = [(await recv_type(ws_alice, "data", within=15)) for _ in wanted]
         assert sorted(m["data"]["instrument_id"] for m in got_ws) == sorted(
             w["instrument_id"] for w in wanted
         )
@@ -186,5 +186,5 @@ async def test_two_instances_both_deliver_every_message(
         for i in range(count):
             await pub.publish(curves, orjson.dumps({"n": i}), key=b"curve-%d" % (i % 7))
         for ws in (ws1, ws2):
-            got = {(await recv_type(ws, "data", timeout=15))["data"]["n"] for _ in range(count)}
+            got = {(await recv_type(ws, "data", within=15))["data"]["n"] for _ in range(count)}
             assert got == set(range(count))

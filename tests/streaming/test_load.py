@@ -32,14 +32,14 @@ MESSAGES = 20
 
 async def _open(server: Any, token: str, topic: str) -> Any:
     ws = await ws_connect(server, token, open_timeout=30)
-    await recv_json(ws, timeout=30)
+    await recv_json(ws, within=30)
     await send_json(ws, {"action": "subscribe", "data": {"topics": [topic]}})
-    await recv_type(ws, "subscribed", timeout=30)
+    await recv_type(ws, "subscribed", within=30)
     return ws
 
 
 async def _collect(ws: Any, count: int) -> list[int]:
-    return [(await recv_type(ws, "data", timeout=30))["data"]["seq"] for _ in range(count)]
+    return [(await recv_type(ws, "data", within=30))["data"]["seq"] for _ in range(count)]
 
 
 async def test_thousand_connections_held_with_no_loss(

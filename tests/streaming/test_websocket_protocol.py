@@ -185,7 +185,7 @@ async def test_token_expiry_closes_with_4001(
     async with start_streaming(registry) as server, await ws_connect(server, token) as ws:
         await recv_json(ws)
         with pytest.raises(ConnectionClosed) as closed:
-            await recv_json(ws, timeout=6)
+            await recv_json(ws, within=6)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4001
         assert closed.value.rcvd.reason == "token expired"

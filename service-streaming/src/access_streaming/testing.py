@@ -30,9 +30,9 @@ __all__ = [
     "SseEvent",
     "StreamingServer",
     "read_sse",
-    "registry_for",
     "recv_json",
     "recv_type",
+    "registry_for",
     "run_server",
     "send_json",
     "ws_connect",
@@ -197,18 +197,18 @@ async def ws_connect(server: StreamingServer, token: str | None, **options: Any)
     return await connect(server.ws_url(token), **options)
 
 
-async def recv_json(websocket: Any, timeout: float = 5.0) -> dict[str, Any]:
-    """The next message as JSON, within ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
+async def recv_json(websocket: Any, within: float = 5.0) -> dict[str, Any]:
+    """The next message as JSON, within ``within`` seconds."""
+    async with asyncio.timeout(within):
         message: dict[str, Any] = orjson.loads(await websocket.recv())
     return message
 
 
-async def recv_type(websocket: Any, kind: str, timeout: float = 5.0) -> dict[str, Any]:
-    """The next message of type ``kind``, skipping others, within ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
+async def recv_type(websocket: Any, kind: str, within: float = 5.0) -> dict[str, Any]:
+    """The next message of type ``kind``, skipping others, within ``within`` seconds."""
+    async with asyncio.timeout(within):
         while True:
-            message = await recv_json(websocket, timeout)
+            message = await recv_json(websocket, within)
             if message.get("type") == kind:
                 return message
 

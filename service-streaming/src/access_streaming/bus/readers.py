@@ -69,6 +69,7 @@ class TopicReaders:
         *,
         tracer: trace.Tracer | None = None,
         open_timeout: float = 10.0,
+        linger: float = _LINGER_SECONDS,
         on_dispatch: Callable[[Message, int], None] | None = None,
     ) -> None:
         self._buses = buses
@@ -77,6 +78,7 @@ class TopicReaders:
         self._metrics = metrics
         self._tracer = tracer
         self._open_timeout = open_timeout
+        self._linger = linger
         self._readers: dict[str, _Reader] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._on_dispatch = on_dispatch
@@ -122,7 +124,7 @@ class TopicReaders:
         if reader is None or reader.linger is not None:
             return
         loop = asyncio.get_running_loop()
-        reader.linger = loop.call_later(_LINGER_SECONDS, self._stop_if_unused, topic)
+        reader.linger = loop.call_later(self._linger, self._stop_if_unused, topic)
 
     def _stop_if_unused(self, topic: str) -> None:
         reader = self._readers.get(topic)
