@@ -76,7 +76,7 @@ def start_streaming(
 ) -> StartStreaming:
     """Start a streaming instance: ``async with start_streaming(registry, **settings) as s``.
 
-    Buses: ``nats=True`` (real NATS, else in-process), ``kafka=True`` (real Kafka);
+    Buses: ``nats=True`` (real NATS, or ``nats_url``; else in-process), ``kafka=True`` (real Kafka);
     ``redis=True`` shares connection slots through the real Redis.
     """
 
@@ -87,6 +87,7 @@ def start_streaming(
         nats: bool = False,
         kafka: bool = False,
         redis: bool = False,
+        nats_url: str | None = None,
         **overrides: Any,
     ) -> AsyncIterator[StreamingServer]:
         values: dict[str, Any] = {
@@ -105,7 +106,9 @@ def start_streaming(
             "auth": httpx.ASGITransport(auth_app),
             "entitlements": httpx.MockTransport(entitlements.handler),
         }
-        bus: Bus = NatsBus(backend_url("nats")) if nats else MemoryBus()
+        if nats and nats_url is None:
+            nats_url = backend_url("nats")
+        bus: Bus = NatsBus(nats_url) if nats_url else MemoryBus()
         resources = Resources(
             http=HttpClient(transport=RoutingTransport(routes)),
             kv=RedisKeyValue(backend_url("redis")) if redis else MemoryKeyValue(),

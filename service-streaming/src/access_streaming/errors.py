@@ -14,6 +14,7 @@ from access_common.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    Unauthorized,
 )
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "MessageTooLarge",
     "ServerAtCapacity",
     "SubscriptionDenied",
+    "TenantRequired",
+    "TokenMissing",
     "TooManyTopics",
     "TopicInvalid",
     "TopicUnknown",
@@ -110,6 +113,23 @@ class ConnectionLimitExceeded(RateLimited):
 
     default_code = "CONNECTION_LIMIT_EXCEEDED"
     default_message = "Connection limit reached"
+
+
+class TokenMissing(Unauthorized):
+    """No token in the query (``?token=``) or the Authorization header."""
+
+    default_code = "TOKEN_MISSING"
+    default_message = "A token is required (?token=<jwt> or Authorization: Bearer)"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": 'Bearer realm="access"'})
+
+
+class TenantRequired(Forbidden):
+    """The verified token carries no tenant, and every stream is scoped by tenant."""
+
+    default_code = "TENANT_REQUIRED"
+    default_message = "Streaming needs a token with a tenant"
 
 
 class ServerAtCapacity(DependencyUnavailable):

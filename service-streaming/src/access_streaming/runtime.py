@@ -24,14 +24,13 @@ from access_common.backends.bus import Bus
 from access_common.backends.kv import KeyValue
 from access_common.backends.memory_kv import MemoryKeyValue
 from access_common.clients import AuthClient, EntitlementsClient
-from access_common.errors import Forbidden, Unauthorized
 from access_common.http import HttpClient
 from access_common.ratelimit import Limit, RateLimiter
 from access_streaming.auth import PrincipalCache
 from access_streaming.bus import TopicReaders
 from access_streaming.connections import CloseCode, Connection, ConnectionSlots, Owner, Protocol
-from access_streaming.errors import ConnectRateLimited, ServerAtCapacity
-from access_streaming.fanout import DataFrame, Frame, Hub
+from access_streaming.errors import ConnectRateLimited, ServerAtCapacity, TenantRequired
+from access_streaming.fanout import DataFrame, Frame, Hub, control
 from access_streaming.metrics import StreamingMetrics
 from access_streaming.settings import StreamingSettings
 from access_streaming.subscriptions import Subscriptions
@@ -121,21 +120,15 @@ class StreamingRuntime:
         return round((last[index] - first[index]) / elapsed, 1) if elapsed > 0 else 0.0
 
     async def admit(self, protocol: Protocol, token: str | None, client_ip: str) -> Connection:
-        """Check every limit and the token; a registered connection or the refusal."""
+        """Check every limit and the token; a registered, greeted connection or the refusal."""
         rate = await self.connect_limiter.hit(client_ip, self.connect_limit)
         if not rate.allowed:
             raise ConnectRateLimited(
                 details={"limit": rate.limit, "window_seconds": 60}, headers=rate.headers()
             )
-        if not token:
-            raise Unauthorized(
-                "A token is required (?token=<jwt>)",
-                code="TOKEN_MISSING",
-                headers={"WWW-Authenticate": 'Bearer realm="access"'},
-            )
         principal = await self.principals.verify(token)
         if not principal.tenant_id:
-            raise Forbidden("Streaming needs a token with a tenant", code="TENANT_REQUIRED")
+            raise TenantRequired
         if self.draining:
             raise ServerAtCapacity("The server is restarting; reconnect shortly",
                                    headers={"Retry-After": "1"})  # fmt: skip
@@ -153,6 +146,15 @@ class StreamingRuntime:
             self.active[protocol] -= 1
             raise
         self._register(connection)
+        owner = connection.owner
+        connection.push(
+            control(
+                "connection_established",
+                connection_id=connection.id,
+                user_id=owner.user_id,
+                tenant_id=owner.tenant_id,
+            )
+        )
         return connection
 
     def _register(self, connection: Connection) -> None:

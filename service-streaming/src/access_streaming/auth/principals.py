@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from access_common.clients import AuthClient, VerifiedPrincipal
+from access_streaming.errors import TokenMissing
 
 __all__ = ["PrincipalCache"]
 
@@ -36,8 +37,10 @@ class PrincipalCache:
         self._cache: OrderedDict[bytes, VerifiedPrincipal] = OrderedDict()
         self._inflight: dict[bytes, asyncio.Future[VerifiedPrincipal]] = {}
 
-    async def verify(self, token: str) -> VerifiedPrincipal:
-        """The token's principal; the auth client's Unauthorized/DependencyUnavailable otherwise."""
+    async def verify(self, token: str | None) -> VerifiedPrincipal:
+        """The token's principal; TokenMissing, or the auth client's refusal, otherwise."""
+        if not token:
+            raise TokenMissing
         key = hashlib.blake2b(token.encode(), digest_size=20).digest()
         principal = self._cache.get(key)
         if principal is not None:

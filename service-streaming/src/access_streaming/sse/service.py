@@ -14,10 +14,9 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.requests import Request
 
-from access_common.errors import AccessError, Unauthorized
+from access_common.errors import AccessError
 from access_streaming.connections import Connection
 from access_streaming.errors import ConnectionNotFound, FilterInvalid, MessageMalformed
-from access_streaming.fanout import control
 from access_streaming.runtime import StreamingRuntime
 from access_streaming.sse.schemas import SseSubscribeResponse, SseUnsubscribeResponse
 from access_streaming.sse.stream import SseStream
@@ -43,15 +42,6 @@ async def open_stream(runtime: StreamingRuntime, request: Request) -> SseStream:
     except AccessError as exc:
         runtime.metrics.refusals.labels(exc.code).inc()
         raise
-    owner = connection.owner
-    connection.push(
-        control(
-            "connection_established",
-            connection_id=connection.id,
-            user_id=owner.user_id,
-            tenant_id=owner.tenant_id,
-        )
-    )
     return SseStream(runtime, connection)
 
 
@@ -74,14 +64,7 @@ async def _form(request: Request) -> dict[str, Any]:
 
 
 async def _owned(runtime: StreamingRuntime, request: Request, form: dict[str, Any]) -> Connection:
-    token = _token(request)
-    if not token:
-        raise Unauthorized(
-            "Present the token that opened the stream",
-            code="TOKEN_MISSING",
-            headers={"WWW-Authenticate": 'Bearer realm="access"'},
-        )
-    principal = await runtime.principals.verify(token)
+    principal = await runtime.principals.verify(_token(request))
     connection_id = form.get("connection_id")
     if not isinstance(connection_id, str) or not connection_id:
         raise MessageMalformed("connection_id is required")

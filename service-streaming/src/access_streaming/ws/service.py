@@ -21,7 +21,6 @@ from access_common.context import current_trace_id
 from access_common.errors import AccessError
 from access_common.responses import error_response
 from access_streaming.connections import CloseCode, Connection
-from access_streaming.fanout import control
 from access_streaming.runtime import StreamingRuntime
 from access_streaming.ws.protocol import ClientProtocol
 
@@ -95,15 +94,6 @@ async def serve_websocket(runtime: StreamingRuntime, websocket: WebSocket) -> No
         return
     try:
         await websocket.accept()
-        owner = connection.owner
-        connection.push(
-            control(
-                "connection_established",
-                connection_id=connection.id,
-                user_id=owner.user_id,
-                tenant_id=owner.tenant_id,
-            )
-        )
         protocol = ClientProtocol(runtime, connection)
         reader = asyncio.create_task(_read(websocket, protocol))
         writer = asyncio.create_task(_write(runtime, connection, websocket))
