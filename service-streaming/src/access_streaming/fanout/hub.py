@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
 
 from access_common.backends.bus import Message
-from access_streaming.connections.connection import Connection
 from access_streaming.fanout.filters import Filter, FilterKey
 from access_streaming.fanout.frames import DataFrame
+
+if TYPE_CHECKING:
+    from access_streaming.connections.connection import Connection
 
 __all__ = ["Hub"]
 
