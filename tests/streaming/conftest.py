@@ -76,7 +76,8 @@ def start_streaming(
 ) -> StartStreaming:
     """Start a streaming instance: ``async with start_streaming(registry, **settings) as s``.
 
-    Buses: ``nats=True`` (real NATS, or ``nats_url``; else in-process), ``kafka=True`` (real Kafka);
+    Buses: ``nats=True`` (real NATS, or ``nats_url``; else in-process), ``kafka=True`` (real
+    Kafka, or ``kafka_url``);
     ``redis=True`` shares connection slots through the real Redis.
     """
 
@@ -88,6 +89,7 @@ def start_streaming(
         kafka: bool = False,
         redis: bool = False,
         nats_url: str | None = None,
+        kafka_url: str | None = None,
         **overrides: Any,
     ) -> AsyncIterator[StreamingServer]:
         values: dict[str, Any] = {
@@ -109,11 +111,13 @@ def start_streaming(
         if nats and nats_url is None:
             nats_url = backend_url("nats")
         bus: Bus = NatsBus(nats_url) if nats_url else MemoryBus()
+        if kafka and kafka_url is None:
+            kafka_url = backend_url("kafka")
         resources = Resources(
             http=HttpClient(transport=RoutingTransport(routes)),
             kv=RedisKeyValue(backend_url("redis")) if redis else MemoryKeyValue(),
             bus=bus,
-            kafka=KafkaBus(backend_url("kafka")) if kafka else None,
+            kafka=KafkaBus(kafka_url) if kafka_url else None,
             peers={"auth": "http://auth", "entitlements": "http://entitlements"},
         )
         app = create_app(settings, resources=resources, registry=registry)
