@@ -6,6 +6,7 @@ import httpx
 import orjson
 import pytest
 
+from access_streaming.settings import DEFAULT_TOPICS_FILE
 from access_streaming.testing import (
     FakeEntitlements,
     read_sse,
@@ -117,3 +118,23 @@ async def test_publish_endpoint_only_in_local(
         )  # fmt: skip
         assert garbage.status_code == 400
         assert orjson.loads(garbage.content)["code"] == "MESSAGE_MALFORMED"
+
+
+async def test_dev_feed_shows_live_prices_at_once(
+    start_streaming: StartStreaming, entitlements: FakeEntitlements, mint: Mint
+) -> None:
+    registry = TopicRegistry.load(DEFAULT_TOPICS_FILE)
+    prices = "served.market.latest_prices.v1"
+    entitlements.allow("tenant-a", "trader", prices)
+    token = await mint("alice", "tenant-a", ("trader",))
+    async with (
+        start_streaming(registry, env="local", dev_feed_interval_seconds=0.05) as server,
+        await ws_connect(server, token) as ws,
+    ):
+        await recv_json(ws)
+        await send_json(ws, {"action": "subscribe", "data": {"filters": {"commodity": "oil"}}})
+        assert (await recv_type(ws, "subscribed"))["topics"] == [prices]
+        seen = [(await recv_type(ws, "data"))["data"] for _ in range(5)]
+        assert all(item["commodity"] == "oil" for item in seen)
+        assert all(item["bid"] < item["price"] < item["ask"] for item in seen)
+        assert server.runtime.hub.topics() == {prices: 1}

@@ -4,8 +4,9 @@ Runs inside the streaming service when ``ACCESS_ENV=local`` (``make run``), so a
 sees data at once. Thirty-six instruments across oil, gas, power, coal, carbon, LNG and
 metals in their regions take a small random walk; every tick publishes a few price
 updates (``served.market.latest_prices.v1``), market data (``market.data.updates.v1``) and,
-now and then, a forward curve (``pricing.curve.updates.v1``). Payloads carry ``commodity``
-and ``region`` so filters like ``{"commodity": "oil"}`` have something to select.
+now and then, a forward curve (``pricing.curve.updates.v1``), each only while some connection
+of this instance subscribes to its topic. Payloads carry ``commodity`` and ``region`` so
+filters like ``{"commodity": "oil"}`` have something to select.
 """
 
 from __future__ import annotations
@@ -153,9 +154,14 @@ class DevFeed:
 
     async def _run(self) -> None:
         failing = False
+        hub = self._runtime.hub
         while True:
+            # Only what someone watches is published, so an idle `make run` neither burns
+            # CPU nor fills the local JetStream store; prices keep moving regardless.
+            items = [item for item in self.tick() if hub.has_subscribers(item.topic)]
             try:
-                await publish_many(self._runtime, self.tick())
+                if items:
+                    await publish_many(self._runtime, items)
                 if failing:
                     logger.info("dev feed publishing again")
                 failing = False
