@@ -107,10 +107,13 @@ class Hub:
             data = orjson.loads(message.value)
         except orjson.JSONDecodeError:
             self.undecodable += 1
-            logger.warning(
-                "dropping a message that is not JSON",
-                extra={"topic": message.topic, "offset": message.offset},
-            )
+            # The first one and then every thousandth: a bad producer must not flood the log.
+            if self.undecodable % 1000 == 1:
+                logger.warning(
+                    "dropping messages that are not JSON (%d so far)",
+                    self.undecodable,
+                    extra={"topic": message.topic, "offset": message.offset},
+                )
             return 0
         frame = DataFrame(message, data)
         delivered = 0
