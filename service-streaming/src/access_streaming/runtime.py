@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Mapping
 
 from opentelemetry import trace
+from prometheus_client import Histogram
 
 from access_common.backends.bus import Bus
 from access_common.backends.kv import KeyValue
@@ -30,7 +31,7 @@ from access_streaming.auth import PrincipalCache
 from access_streaming.bus import TopicReaders
 from access_streaming.connections import CloseCode, Connection, ConnectionSlots, Owner, Protocol
 from access_streaming.errors import ConnectRateLimited, ServerAtCapacity, TenantRequired
-from access_streaming.fanout import DataFrame, Frame, Hub, control
+from access_streaming.fanout import KEEPALIVE, DataFrame, Frame, Hub, control
 from access_streaming.metrics import StreamingMetrics
 from access_streaming.settings import StreamingSettings
 from access_streaming.subscriptions import Subscriptions
@@ -96,6 +97,9 @@ class StreamingRuntime:
         }
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=_RATE_WINDOW_SAMPLES)
+        # Metric children looked up once, not on every write.
+        self._sent_counters = {p: metrics.messages_sent.labels(p) for p in ("websocket", "sse")}
+        self._lag: dict[str, Histogram] = {}
         self._ticker: asyncio.Task[None] | None = None
         self.draining = False
         self.drained = asyncio.Event()
@@ -107,8 +111,30 @@ class StreamingRuntime:
 
     async def _tick(self) -> None:
         while True:
-            self._samples.append((time.monotonic(), self.sent["websocket"], self.sent["sse"]))
+            now = time.monotonic()
+            self._samples.append((now, self.sent["websocket"], self.sent["sse"]))
+            self.sweep(now)
             await asyncio.sleep(1.0)
+
+    def sweep(self, now: float) -> None:
+        """Drop writers stalled past the heartbeat timeout; keep idle SSE streams alive."""
+        stall = self.settings.heartbeat_timeout
+        keepalive = self.settings.sse_keepalive_seconds
+        for connection in list(self.connections.values()):
+            since = connection.writing_since
+            if since and now - since > stall:
+                # A dead peer: its write never finishes, so the writer is stopped outright.
+                self.metrics.send_errors.labels(connection.protocol, "stalled").inc()
+                connection.close(CloseCode.HEARTBEAT_TIMEOUT, "peer stopped reading")
+                if connection.writer is not None:
+                    connection.writer.cancel()
+            elif (
+                connection.protocol == "sse"
+                and not since
+                and not connection.queue
+                and now - connection.last_write >= keepalive
+            ):
+                connection.push(KEEPALIVE)
 
     def messages_per_second(self, protocol: Protocol) -> float:
         """Messages written per second over the last ten seconds."""
@@ -192,16 +218,23 @@ class StreamingRuntime:
             self.drained.set()
 
     def record_sent(self, connection: Connection, batch: list[Frame]) -> None:
-        """Account one write of a batch: counters and the lag of its oldest data message."""
+        """Account one finished write: counters and the lag of its oldest data message."""
+        connection.writing_since = 0.0
+        connection.last_write = time.monotonic()
         protocol = connection.protocol
         count = len(batch)
+        if protocol == "sse":
+            count -= batch.count(KEEPALIVE)
         connection.sent += count
         self.sent[protocol] += count
-        self.metrics.messages_sent.labels(protocol).inc(count)
+        self._sent_counters[protocol].inc(count)
         for frame in batch:
             if isinstance(frame, DataFrame):
-                lag = time.time() - frame.timestamp_ms / 1000
-                self.metrics.delivery_lag.labels(frame.message.topic).observe(max(0.0, lag))
+                topic = frame.message.topic
+                histogram = self._lag.get(topic)
+                if histogram is None:
+                    histogram = self._lag[topic] = self.metrics.delivery_lag.labels(topic)
+                histogram.observe(max(0.0, time.time() - frame.timestamp_ms / 1000))
                 break
 
     def owned(self, connection_id: str, user_id: str, tenant_id: str) -> Connection | None:

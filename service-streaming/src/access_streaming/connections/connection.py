@@ -61,12 +61,15 @@ class Connection:
         "dropped",
         "filters",
         "id",
+        "last_write",
         "lease",
         "max_queue",
         "owner",
         "protocol",
         "queue",
         "sent",
+        "writer",
+        "writing_since",
     )
 
     def __init__(self, protocol: Protocol, owner: Owner, *, max_queue: int) -> None:
@@ -84,6 +87,12 @@ class Connection:
         self.sent = 0
         self.dropped = 0
         self.lease: Lease | None = None
+        # The writer task, and when its current write began (0: not writing) and the last
+        # one ended: the runtime's once-a-second sweep reaps stalled writers and keeps
+        # idle SSE streams alive from these, so the write path pays for no timer.
+        self.writer: asyncio.Task[None] | None = None
+        self.writing_since = 0.0
+        self.last_write = time.monotonic()
         self._waiter: asyncio.Future[None] | None = None
 
     def push(self, frame: Frame) -> None:

@@ -15,7 +15,7 @@ import orjson
 
 from access_common.backends.bus import Message
 
-__all__ = ["ControlFrame", "DataFrame", "Frame", "control"]
+__all__ = ["KEEPALIVE", "Comment", "ControlFrame", "DataFrame", "Frame", "control"]
 
 
 class DataFrame:
@@ -93,7 +93,25 @@ class ControlFrame:
         return b"event: %s\ndata: %s\n\n" % (self._event.encode(), self._body)
 
 
-Frame = DataFrame | ControlFrame
+class Comment:
+    """An SSE comment line (keep-alive); WebSocket clients never get one."""
+
+    __slots__ = ()
+
+    timestamp_ms = 0
+
+    def ws_text(self) -> str:
+        """Never sent on a WebSocket (protocol pings keep those alive)."""
+        raise TypeError("comments exist only on SSE streams")
+
+    def sse_bytes(self) -> bytes:
+        """``: keep-alive``."""
+        return b": keep-alive\n\n"
+
+
+KEEPALIVE = Comment()
+
+Frame = DataFrame | ControlFrame | Comment
 
 
 def control(kind: str, **body: Any) -> ControlFrame:

@@ -1,17 +1,20 @@
-"""The SSE response: an event stream fed by the connection's queue, plus keep-alives.
+"""The SSE response: an event stream fed by the connection's queue.
 
 Written as a plain ASGI response so it can listen for the client leaving
 (``http.disconnect``) while it writes: a closed browser tab frees its slot at once,
-not at the next failed write. Everything queued when the writer wakes goes out in one
-chunk. A comment line every ``ACCESS_SSE_KEEPALIVE_SECONDS`` keeps proxies from timing
-the stream out; a write stalled longer than ``ACCESS_HEARTBEAT_TIMEOUT`` drops a dead
-peer. When the server ends the stream (token expiry, restart, slow consumer) the last
-event is ``close`` with the same code and reason a WebSocket would get.
+not at the next failed write. A writer task and a listener task run side by side; when
+either ends the other is stopped. Everything queued when the writer wakes goes out in
+one chunk. Keep-alive comments (every ``ACCESS_SSE_KEEPALIVE_SECONDS`` of silence) and the
+reaping of a writer stalled longer than ``ACCESS_HEARTBEAT_TIMEOUT`` come from the
+runtime's once-a-second sweep. When the server ends the stream (token expiry, restart,
+slow consumer) the last event is ``close`` with the code and reason a WebSocket would get.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 import orjson
 from starlette.responses import Response
@@ -22,7 +25,8 @@ from access_streaming.runtime import StreamingRuntime
 
 __all__ = ["SseStream"]
 
-_KEEPALIVE = b": keep-alive\n\n"
+logger = logging.getLogger("access_streaming.sse")
+
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache, no-store"),
@@ -30,6 +34,7 @@ _HEADERS = [
 ]
 # Browsers reconnect after this many milliseconds when a stream ends.
 _RETRY_MS = 2000
+_CLIENT_LEFT = "client left"
 
 
 class SseStream(Response):
@@ -46,10 +51,17 @@ class SseStream(Response):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
             listener = asyncio.create_task(self._listen(receive))
+            writer = connection.writer = asyncio.create_task(self._write(send))
             try:
-                await self._write(send)
+                await asyncio.wait((listener, writer), return_when=asyncio.FIRST_COMPLETED)
             finally:
-                listener.cancel()
+                for task in (listener, writer):
+                    task.cancel()
+                for result in await asyncio.gather(listener, writer, return_exceptions=True):
+                    if isinstance(result, OSError):
+                        self._runtime.metrics.send_errors.labels("sse", "disconnected").inc()
+                    elif isinstance(result, Exception):
+                        logger.error("sse task failed", exc_info=result)
         except OSError:
             self._runtime.metrics.send_errors.labels("sse", "disconnected").inc()
         finally:
@@ -60,43 +72,26 @@ class SseStream(Response):
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                self._connection.close(CloseCode.NORMAL, "client left")
+                self._connection.close(CloseCode.NORMAL, _CLIENT_LEFT)
                 return
 
     async def _write(self, send: Send) -> None:
         runtime = self._runtime
         connection = self._connection
-        keepalive = runtime.settings.sse_keepalive_seconds
-        stall = runtime.settings.heartbeat_timeout
         record = runtime.record_sent
-        await send({"type": "http.response.body", "body": b"retry: %d\n\n" % _RETRY_MS,
-                    "more_body": True})  # fmt: skip
+        first = b"retry: %d\n\n" % _RETRY_MS
+        await send({"type": "http.response.body", "body": first, "more_body": True})
         while True:
-            try:
-                async with asyncio.timeout(keepalive):
-                    batch = await connection.next_batch()
-            except TimeoutError:
-                chunk = _KEEPALIVE
-                batch = []
-            else:
-                if batch is None:
-                    break
-                chunk = b"".join(frame.sse_bytes() for frame in batch)
-            try:
-                async with asyncio.timeout(stall):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except TimeoutError:
-                runtime.metrics.send_errors.labels("sse", "stalled").inc()
-                connection.close(CloseCode.HEARTBEAT_TIMEOUT, "peer stopped reading")
-                return
-            if batch:
-                record(connection, batch)
-        if connection.close_reason != "client left":
-            runtime.metrics.closes.labels(str(connection.close_code)).inc()
-            goodbye = orjson.dumps(
-                {"code": connection.close_code, "reason": connection.close_reason}
-            )
-            body = b"event: close\ndata: %s\n\n" % goodbye
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+            batch = await connection.next_batch()
+            if batch is None:
+                break
+            connection.writing_since = time.monotonic()
+            chunk = b"".join(frame.sse_bytes() for frame in batch)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            record(connection, batch)
+        if connection.close_reason == _CLIENT_LEFT:
             return
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        runtime.metrics.closes.labels(str(connection.close_code)).inc()
+        goodbye = orjson.dumps({"code": connection.close_code, "reason": connection.close_reason})
+        body = b"event: close\ndata: %s\n\n" % goodbye
+        await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -7,13 +7,14 @@ After the upgrade a reader task handles client messages and a writer task drains
 connection's queue; when either ends the other is stopped. The writer closes with the
 code and reason the connection was closed with (token expiry 4001, abuse 1008, slow
 consumer 4008, restart 1012). A write stalled longer than ``ACCESS_HEARTBEAT_TIMEOUT``
-means a dead peer: the connection is dropped.
+means a dead peer: the runtime's sweep stops the writer and the connection is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from starlette.websockets import WebSocket
 
@@ -54,16 +55,15 @@ async def _read(websocket: WebSocket, protocol: ClientProtocol) -> None:
 async def _write(runtime: StreamingRuntime, connection: Connection, websocket: WebSocket) -> None:
     send = websocket.send
     record = runtime.record_sent
-    stall = runtime.settings.heartbeat_timeout
     metrics = runtime.metrics
     try:
         while True:
             batch = await connection.next_batch()
             if batch is None:
                 break
-            async with asyncio.timeout(stall):
-                for frame in batch:
-                    await send({"type": "websocket.send", "text": frame.ws_text()})
+            connection.writing_since = time.monotonic()
+            for frame in batch:
+                await send({"type": "websocket.send", "text": frame.ws_text()})
             record(connection, batch)
         metrics.closes.labels(str(connection.close_code)).inc()
         await send(
@@ -73,9 +73,6 @@ async def _write(runtime: StreamingRuntime, connection: Connection, websocket: W
                 "reason": connection.close_reason,
             }
         )
-    except TimeoutError:
-        metrics.send_errors.labels("websocket", "stalled").inc()
-        connection.close(CloseCode.HEARTBEAT_TIMEOUT, "peer stopped reading")
     except OSError:
         # The peer went away mid-write (uvicorn's ClientDisconnected is an OSError).
         metrics.send_errors.labels("websocket", "disconnected").inc()
@@ -96,7 +93,7 @@ async def serve_websocket(runtime: StreamingRuntime, websocket: WebSocket) -> No
         await websocket.accept()
         protocol = ClientProtocol(runtime, connection)
         reader = asyncio.create_task(_read(websocket, protocol))
-        writer = asyncio.create_task(_write(runtime, connection, websocket))
+        writer = connection.writer = asyncio.create_task(_write(runtime, connection, websocket))
         try:
             await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
         finally:
