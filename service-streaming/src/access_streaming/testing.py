@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,11 +180,6 @@ async def read_sse(lines: AsyncIterator[str]) -> AsyncIterator[SseEvent]:
                 data.append(value)
             elif name == "id":
                 ident = value
-
-
-def topics_of(registry: TopicRegistry) -> Iterable[str]:
-    """Every topic of a registry (readability in tests)."""
-    return registry.names()
 
 
 async def ws_connect(server: StreamingServer, token: str | None, **options: Any) -> Any:

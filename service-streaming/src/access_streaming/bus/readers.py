@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from opentelemetry import trace
@@ -70,7 +70,6 @@ class TopicReaders:
         tracer: trace.Tracer | None = None,
         open_timeout: float = 10.0,
         linger: float = _LINGER_SECONDS,
-        on_dispatch: Callable[[Message, int], None] | None = None,
     ) -> None:
         self._buses = buses
         self._registry = registry
@@ -81,7 +80,6 @@ class TopicReaders:
         self._linger = linger
         self._readers: dict[str, _Reader] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._on_dispatch = on_dispatch
         self.stats: dict[BusName, BusStats] = {"kafka": BusStats(), "nats": BusStats()}
         self._closed = False
 
@@ -177,16 +175,13 @@ class TopicReaders:
         consumed = self._metrics.consumed(reader.bus_name, reader.topic)
         dispatch = self._hub.dispatch
         tracer = self._tracer
-        on_dispatch = self._on_dispatch
         async for message in subscription:
             stats.messages_consumed += 1
             consumed.inc()
             if tracer is None:
-                delivered = dispatch(message)
+                dispatch(message)
             else:
-                delivered = self._traced_dispatch(tracer, message)
-            if on_dispatch is not None:
-                on_dispatch(message, delivered)
+                self._traced_dispatch(tracer, message)
 
     def _traced_dispatch(self, tracer: trace.Tracer, message: Message) -> int:
         """Dispatch inside a span that continues the publisher's trace (traceparent header)."""
