@@ -3,8 +3,8 @@
 Refusals happen before the upgrade, as HTTP answers in the error model (401, 403, 429,
 503 with ``Retry-After``) through the ASGI ``websocket.http.response`` extension; a server
 without it gets a close (1008 for auth, 1013 for capacity) whose reason is the code.
-After the upgrade a reader task handles client messages and a writer task drains the
-connection's queue; when either ends the other is stopped. The writer closes with the
+After the upgrade the connection's own task reads client messages and a writer task drains
+the connection's queue; when the reading ends the writer is stopped. The writer closes with the
 code and reason the connection was closed with (token expiry 4001, abuse 1008, slow
 consumer 4008, restart 1012). A write stalled longer than ``ACCESS_HEARTBEAT_TIMEOUT``
 means a dead peer: the runtime's sweep stops the writer and the connection is dropped.
@@ -92,17 +92,17 @@ async def serve_websocket(runtime: StreamingRuntime, websocket: WebSocket) -> No
     try:
         await websocket.accept()
         protocol = ClientProtocol(runtime, connection)
-        reader = asyncio.create_task(_read(websocket, protocol))
+        # The reader runs in this task; only the writer gets a task of its own. When the
+        # server closes (writer sent the close frame), the peer's answer ends the reader.
         writer = connection.writer = asyncio.create_task(_write(runtime, connection, websocket))
         try:
-            await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
+            await _read(websocket, protocol)
         finally:
             connection.close(CloseCode.NORMAL, "")
-            for task in (reader, writer):
-                task.cancel()
-            for result in await asyncio.gather(reader, writer, return_exceptions=True):
-                if isinstance(result, Exception) and not isinstance(result, OSError):
-                    logger.error("websocket task failed", exc_info=result)
+            writer.cancel()
+            (result,) = await asyncio.gather(writer, return_exceptions=True)
+            if isinstance(result, Exception) and not isinstance(result, OSError):
+                logger.error("websocket writer failed", exc_info=result)
     except OSError:
         # The peer vanished during the handshake.
         pass
