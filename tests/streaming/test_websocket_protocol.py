@@ -129,11 +129,14 @@ async def test_too_frequent_messages_then_abuse_closes_with_1008(
         registry, client_messages_per_second=3, max_client_errors=4
     ) as server, await ws_connect(server, token) as ws:  # fmt: skip
         await recv_json(ws)
-        for _ in range(5):
+        for _ in range(8):
             await send_json(ws, {"action": "ping"})
-        answers = [await recv_json(ws) for _ in range(5)]
+        answers = [await recv_json(ws) for _ in range(8)]
+        # Fixed one-second windows: at most 3 per window, and 8 pings span at most two.
         assert [a["type"] for a in answers[:3]] == ["pong"] * 3
-        assert answers[3]["error"] == "MESSAGE_RATE_LIMITED"
+        assert sum(a["type"] == "pong" for a in answers) <= 6
+        limited = [a for a in answers if a["type"] == "error"]
+        assert limited and all(a["error"] == "MESSAGE_RATE_LIMITED" for a in limited)
         for _ in range(10):
             with contextlib.suppress(ConnectionClosed):
                 await ws.send("garbage")
