@@ -126,7 +126,7 @@ async def test_too_frequent_messages_then_abuse_closes_with_1008(
 ) -> None:
     token = await mint("alice", "tenant-a")
     async with start_streaming(
-        registry, client_messages_per_second=3, max_client_errors=4
+        registry, client_messages_per_second=3, max_client_errors=6
     ) as server, await ws_connect(server, token) as ws:  # fmt: skip
         await recv_json(ws)
         for _ in range(8):
