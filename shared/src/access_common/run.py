@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -12,11 +14,18 @@ from access_common.settings import ServiceSettings, SettingsError, load_settings
 __all__ = ["serve"]
 
 
-def serve(app_factory: str, settings_cls: type[ServiceSettings], *, service: str) -> None:
+def serve(
+    app_factory: str,
+    settings_cls: type[ServiceSettings],
+    *,
+    service: str,
+    uvicorn_options: Callable[[Any], dict[str, Any]] | None = None,
+) -> None:
     """Validate settings, configure JSON logs and run uvicorn until SIGINT/SIGTERM.
 
     ``app_factory`` is an import string (``access_auth.app:create_app``) so uvicorn can
-    start several workers; each worker reads the same settings again.
+    start several workers; each worker reads the same settings again. ``uvicorn_options``
+    maps the settings to extra uvicorn options (streaming: WebSocket pings and sizes).
     """
     try:
         settings = load_settings(settings_cls)
@@ -34,4 +43,5 @@ def serve(app_factory: str, settings_cls: type[ServiceSettings], *, service: str
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        **(uvicorn_options(settings) if uvicorn_options is not None else {}),
     )

@@ -1,0 +1,119 @@
+"""What connections are sent: each message encoded once, shared by every recipient.
+
+A :class:`DataFrame` is built once per bus message and handed to every connection
+whose filter matched; its WebSocket text and SSE event are encoded on first use and
+then reused, so a message costs one encode per protocol however many subscribers it
+has. The published ``data`` bytes are embedded as they are (already validated JSON),
+so subscribers receive exactly the object that was published.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from access_common.backends.bus import Message
+
+__all__ = ["KEEPALIVE", "Comment", "ControlFrame", "DataFrame", "Frame", "control"]
+
+
+class DataFrame:
+    """One bus message as a ``data`` message, encoded lazily once per protocol."""
+
+    __slots__ = ("_data", "_raw", "_sse", "_ws", "message")
+
+    def __init__(self, message: Message, data: Any) -> None:
+        self.message = message
+        self._data = data
+        self._raw = message.value
+        self._ws: str | None = None
+        self._sse: bytes | None = None
+
+    @property
+    def timestamp_ms(self) -> int:
+        """The produce time the bus recorded (milliseconds since the epoch)."""
+        return self.message.timestamp_ms
+
+    def _body(self, raw: bytes, *, with_type: bool) -> bytes:
+        m = self.message
+        head = b'{"type":"data","topic":"' if with_type else b'{"topic":"'
+        return b'%s%s","data":%s,"timestamp":%d,"partition":%d,"offset":%d}' % (
+            head,
+            m.topic.encode(),
+            raw,
+            m.timestamp_ms,
+            m.partition,
+            m.offset,
+        )
+
+    def ws_text(self) -> str:
+        """The seed 003 WebSocket ``data`` message."""
+        text = self._ws
+        if text is None:
+            text = self._ws = self._body(self._raw.strip(), with_type=True).decode()
+        return text
+
+    def sse_bytes(self) -> bytes:
+        """The SSE ``data`` event with an ``id:`` (topic:partition:offset)."""
+        event = self._sse
+        if event is None:
+            raw = self._raw.strip()
+            if b"\n" in raw or b"\r" in raw:
+                # A line break would end the SSE data field: re-encode compactly.
+                raw = orjson.dumps(self._data)
+            m = self.message
+            event = self._sse = b"id: %s:%d:%d\nevent: data\ndata: %s\n\n" % (
+                m.topic.encode(),
+                m.partition,
+                m.offset,
+                self._body(raw, with_type=False),
+            )
+        return event
+
+
+class ControlFrame:
+    """A message for one connection (connection_established, pong, error): encoded at once."""
+
+    __slots__ = ("_body", "_event", "_ws")
+
+    timestamp_ms = 0
+
+    def __init__(self, kind: str, body: dict[str, Any]) -> None:
+        self._event = kind
+        self._body = orjson.dumps(body)
+        self._ws = orjson.dumps({"type": kind, **body}).decode()
+
+    def ws_text(self) -> str:
+        """The WebSocket message: the body with ``type`` first."""
+        return self._ws
+
+    def sse_bytes(self) -> bytes:
+        """The SSE event: ``event: <kind>`` and the body without ``type``."""
+        return b"event: %s\ndata: %s\n\n" % (self._event.encode(), self._body)
+
+
+class Comment:
+    """An SSE comment line (keep-alive); WebSocket clients never get one."""
+
+    __slots__ = ()
+
+    timestamp_ms = 0
+
+    def ws_text(self) -> str:
+        """Never sent on a WebSocket (protocol pings keep those alive)."""
+        raise TypeError("comments exist only on SSE streams")
+
+    def sse_bytes(self) -> bytes:
+        """``: keep-alive``."""
+        return b": keep-alive\n\n"
+
+
+KEEPALIVE = Comment()
+
+Frame = DataFrame | ControlFrame | Comment
+
+
+def control(kind: str, **body: Any) -> ControlFrame:
+    """A control message of ``kind`` with the given fields."""
+    return ControlFrame(kind, body)

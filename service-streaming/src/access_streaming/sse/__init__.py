@@ -1,0 +1,1 @@
+"""Server-Sent Events: ``/sse/stream``, ``/sse/subscribe``, ``/sse/unsubscribe``."""

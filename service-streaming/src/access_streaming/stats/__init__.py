@@ -1,0 +1,1 @@
+"""``GET /stats``: connections, messages, subscriptions and bus readers, seed 003's shape."""

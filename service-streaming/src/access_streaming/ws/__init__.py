@@ -1,0 +1,1 @@
+"""The WebSocket endpoint ``/ws/stream`` speaking seed 003's protocol."""

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import orjson
+
+from access_common.backends.bus import Message
+from access_streaming.fanout import DataFrame, control
+
+
+def _message(value: bytes) -> Message:
+    return Message("prices.v1", value, offset=42, partition=3, timestamp_ms=1705312200000)
+
+
+def test_data_frame_has_the_seed_shape_and_the_data_unchanged() -> None:
+    raw = b'{"instrument_id":"BRENT_CRUDE","price":75.50,"volume":1000}'
+    frame = DataFrame(_message(raw), orjson.loads(raw))
+    text = frame.ws_text()
+    assert orjson.loads(text) == {
+        "type": "data",
+        "topic": "prices.v1",
+        "data": {"instrument_id": "BRENT_CRUDE", "price": 75.5, "volume": 1000},
+        "timestamp": 1705312200000,
+        "partition": 3,
+        "offset": 42,
+    }
+    assert raw.decode() in text  # embedded as published, not re-encoded
+    assert frame.ws_text() is text  # encoded once
+
+
+def test_sse_event_has_an_id_and_survives_line_breaks() -> None:
+    raw = b'{\n  "a": "x\\ny",\r\n  "b": 1\n}\n'
+    frame = DataFrame(_message(raw), orjson.loads(raw))
+    event = frame.sse_bytes()
+    assert event.startswith(b"id: prices.v1:3:42\nevent: data\ndata: {")
+    assert event.endswith(b"}\n\n")
+    assert event.count(b"\n") == 4
+    body = orjson.loads(event.split(b"data: ", 1)[1])
+    assert body == {"topic": "prices.v1", "data": {"a": "x\ny", "b": 1},
+                    "timestamp": 1705312200000, "partition": 3, "offset": 42}  # fmt: skip
+    assert frame.sse_bytes() is event
+
+
+def test_control_frames() -> None:
+    frame = control("error", error="SUBSCRIPTION_DENIED", message="no", details={"topic": "t"})
+    assert orjson.loads(frame.ws_text()) == {
+        "type": "error", "error": "SUBSCRIPTION_DENIED", "message": "no", "details": {"topic": "t"}
+    }  # fmt: skip
+    body = b'{"error":"SUBSCRIPTION_DENIED","message":"no","details":{"topic":"t"}}'
+    assert frame.sse_bytes() == b"event: error\ndata: " + body + b"\n\n"
