@@ -55,7 +55,7 @@ from access_common.backends._nats.codec import (
 )
 from access_common.backends._nats.connection import Connection
 from access_common.backends._nats.reader import Reader
-from access_common.backends._nats.streams import Streams
+from access_common.backends._nats.streams import Streams, ensure_named_stream
 from access_common.backends._nats.subscription import NatsSubscription
 from access_common.backends.bus import StartPosition
 
@@ -92,6 +92,43 @@ class NatsBus:
     async def start(self) -> None:
         """Connect; idempotent."""
         await self._connection.start()
+
+    @property
+    def connected(self) -> bool:
+        """True while the client is connected (no I/O: for fast health answers)."""
+        nc = self._connection.nc
+        return nc is not None and nc.is_connected
+
+    async def ensure_stream(
+        self,
+        name: str,
+        topics: Sequence[str],
+        *,
+        max_age: float,
+        max_bytes: int,
+        duplicate_window: float = 120.0,
+    ) -> dict[str, str]:
+        """Store ``topics`` in stream ``name`` (created with these limits if absent).
+
+        A topic that another stream already captures stays in it. Returns the stream of
+        each topic; later publishes go there.
+        """
+        await self._connection.ready()
+        try:
+            streams = await ensure_named_stream(
+                self._connection.js_required(),
+                name,
+                list(dict.fromkeys(topics)),
+                max_age=max_age,
+                max_bytes=max_bytes,
+                duplicate_window=duplicate_window,
+                replicas=self._streams.replicas,
+            )
+        except DRIVER_ERRORS as exc:
+            raise error("stream setup", exc) from exc
+        for topic, stream in streams.items():
+            self._streams.remember(topic, stream)
+        return streams
 
     async def publish(
         self,

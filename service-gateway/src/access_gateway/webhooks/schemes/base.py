@@ -1,0 +1,25 @@
+"""What every scheme hands back once a webhook is authentic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Verified"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """An authentic webhook: what replay protection and idempotency need from it.
+
+    ``nonce`` is set by the seed HMAC scheme (remembered to refuse its reuse);
+    ``message_id`` by Standard Webhooks (it is the idempotency key); ``document`` when
+    the scheme had to parse the body (token in body), ``raw`` is the body to publish
+    (the body minus the token when the token travelled in it).
+    """
+
+    scheme: str
+    raw: bytes
+    nonce: str | None = None
+    message_id: str | None = None
+    document: dict[str, Any] | None = None
