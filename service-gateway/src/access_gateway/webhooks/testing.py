@@ -6,7 +6,9 @@ here runs in the service itself.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import uuid
@@ -17,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
+import nats.js.errors
 import orjson
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from access_common.backends.bus import Bus
+from access_common.backends.bus import Bus, Message
 from access_common.backends.kv import KeyValue
 from access_common.backends.memory_bus import MemoryBus
 from access_common.backends.memory_kv import MemoryKeyValue
@@ -34,13 +38,16 @@ __all__ = [
     "OLD_SECRET",
     "SECRET",
     "AppClient",
+    "drop_stream",
     "gateway_client",
     "generic_body",
     "now_iso",
+    "read_subject",
     "settings",
     "signed",
     "standard_signed",
     "tv_body",
+    "unique_stream",
 ]
 
 SECRET = "test-secret-0123456789abcdef0123456789"  # noqa: S105 - tests only
@@ -134,3 +141,40 @@ async def gateway_client(
         transport = httpx.ASGITransport(manager.app, client=client)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
             yield http
+
+
+def unique_stream(tmp_path: Path, nats_url: str, **overrides: Any) -> GatewaySettings:
+    """Settings on a real NATS with a stream and subjects no other test uses."""
+    tag = uuid.uuid4().hex[:12]
+    values: dict[str, Any] = {
+        "nats_url": nats_url,
+        "webhook_nats_stream": f"whtest-{tag}",
+        "webhook_subject_raw": f"whtest{tag}.raw",
+        "webhook_subject_normalized": f"whtest{tag}.normalized",
+        "webhook_buffer_wait_sec": 2.0,
+        "webhook_retry_after_sec": 1,
+    }
+    values.update(overrides)
+    return settings(tmp_path, **values)
+
+
+async def read_subject(bus: Bus, subject: str, *, idle: float = 1.0) -> list[Message]:
+    """Every message stored on ``subject``, read from the start until ``idle`` s of silence."""
+    messages: list[Message] = []
+    async with await bus.subscribe([subject], start="earliest") as subscription:
+        iterator = aiter(subscription)
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(anext(iterator), idle))
+            except TimeoutError:
+                return messages
+
+
+async def drop_stream(nats_url: str, stream: str) -> None:
+    """Delete a test's stream from the shared NATS (never anyone else's)."""
+    nc = await nats.connect(nats_url, connect_timeout=2, allow_reconnect=False)
+    try:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await nc.jetstream().delete_stream(stream)
+    finally:
+        await nc.close()
