@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from access_common.backends.nats_bus import NatsBus
 from access_common.backends.redis_kv import RedisKeyValue
-from access_common.testing import backend_url, nats_server
+from access_common.testing import backend_url, nats_server, redis_server
 from access_gateway.settings import GatewaySettings
 from access_gateway.webhooks.testing import (
     OLD_SECRET,
@@ -234,3 +234,31 @@ async def test_exactly_once_across_two_replicas(config: GatewaySettings) -> None
     assert sorted(stored) == sorted(accepted)
     normalized = await _stored_ids(config, config.webhook_subject_normalized)
     assert sorted(normalized) == sorted(accepted)
+
+
+@pytest.mark.redis
+async def test_redis_outage_fails_closed_and_recovers(config: GatewaySettings) -> None:
+    """The nonce/idempotency store down: GW-013 (never an unchecked 202), then back."""
+    redis = redis_server()
+    redis.start()
+    try:
+        kv = RedisKeyValue(f"redis://127.0.0.1:{redis.port}/0")
+        async with gateway_client(config, kv=kv, bus=_nats(config)) as client:
+            body = tv_body()
+            assert (
+                await client.post("/webhook/tradingview", content=body, headers=signed(body))
+            ).status_code == 202
+            redis.stop()
+            body = tv_body()
+            headers = signed(body)
+            down = await client.post("/webhook/tradingview", content=body, headers=headers)
+            assert (down.status_code, down.json()["code"]) == (503, "GW-013")
+            await asyncio.to_thread(redis.start)
+            for _ in range(50):
+                again = await client.post("/webhook/tradingview", content=body, headers=headers)
+                if again.status_code == 202:
+                    break
+                await asyncio.sleep(0.2)
+            assert again.status_code == 202, again.text
+    finally:
+        redis.close()

@@ -1,0 +1,81 @@
+"""Backends failing: the store fails closed (GW-013), a full buffer refuses at once (GW-005)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from access_common.backends.memory_bus import MemoryBus
+from access_common.backends.memory_kv import MemoryKeyValue
+from access_common.errors import BackendError
+from access_gateway.webhooks.testing import AppClient, signed, tv_body
+
+
+class DownKeyValue(MemoryKeyValue):
+    """A key-value store whose server is gone."""
+
+    down = False
+
+    async def set_if_absent(self, key: str, value: bytes, *, ttl: float | None = None) -> bool:
+        if self.down:
+            raise BackendError("redis down")
+        return await super().set_if_absent(key, value, ttl=ttl)
+
+
+class SlowBus(MemoryBus):
+    """Acks only once released: publishes pile up in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.waiting = 0
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> int:
+        self.waiting += 1
+        await self.release.wait()
+        return await super().publish(topic, value, key=key, headers=headers)
+
+
+async def test_store_down_fails_closed_then_recovers(make_client: AppClient) -> None:
+    kv = DownKeyValue()
+    body = tv_body()
+    headers = signed(body)
+    async with make_client(kv=kv) as client:
+        kv.down = True
+        refused = await client.post("/webhook/tradingview", content=body, headers=headers)
+        kv.down = False
+        accepted = await client.post("/webhook/tradingview", content=body, headers=headers)
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "GW-013"
+    assert int(refused.headers["retry-after"]) >= 1
+    # The identical request (same nonce) goes through once the store is back.
+    assert accepted.status_code == 202
+
+
+async def test_full_buffer_refuses_at_once(make_client: AppClient) -> None:
+    bus = SlowBus()
+    async with make_client(bus=bus, webhook_buffer_max=3) as client:
+        bodies = [tv_body(ticker=f"B{i}") for i in range(3)]
+        pending = [
+            asyncio.create_task(client.post("/webhook/tradingview", content=b, headers=signed(b)))
+            for b in bodies
+        ]
+        while bus.waiting < 2 * len(bodies):  # both subjects of each signal
+            await asyncio.sleep(0.01)
+        extra = tv_body(ticker="EXTRA")
+        refused = await client.post("/webhook/tradingview", content=extra, headers=signed(extra))
+        bus.release.set()
+        answers = await asyncio.gather(*pending)
+        metrics = (await client.get("/metrics")).text
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "GW-005"
+    assert refused.json()["details"]["reason"] == "backpressure"
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert "gateway_backpressure_total 1.0" in metrics
