@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 
 from access_common.backends.memory_bus import MemoryBus
+from access_gateway.webhooks.signal import Signal
 from access_gateway.webhooks.testing import AppClient, generic_body, signed, tv_body
 
 
@@ -110,6 +111,9 @@ async def test_normalized_signal_v1(make_client: AppClient) -> None:
     assert raw == [tv, generic]  # the raw body, byte for byte
     normalized = [orjson.loads(m.value) for m in messages if m.topic == "signals.normalized"]
     first, second = normalized
+    for message in normalized:
+        # The published dict is exactly the documented model, field for field.
+        assert set(Signal.model_validate(message).model_dump(by_alias=True)) == set(message)
     assert first["schema"] == "signal.v1"
     assert first["kind"] == "tradingview"
     assert first["instrument"] == "EURUSD"

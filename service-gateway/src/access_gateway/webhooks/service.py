@@ -191,7 +191,7 @@ class WebhookService:
         if verified.nonce is not None and not await self._nonces.claim(policy.name, verified.nonce):
             raise ReplayRejected("X-Nonce was already used", details={"reason": "nonce_reused"})
         try:
-            return await self._publish_once(policy, verified, signal.id, encode_signal(signal))
+            return await self._publish_once(policy, verified, signal["id"], encode_signal(signal))
         except WebhookError as exc:
             if exc.status >= 500 and verified.nonce is not None:
                 await self._nonces.release(policy.name, verified.nonce)

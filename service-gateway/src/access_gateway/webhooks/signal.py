@@ -99,41 +99,43 @@ def normalize(
     received_at: datetime,
     corr_id: str,
     message_id: str | None = None,
-) -> Signal:
-    """The ``signal.v1`` form of a validated payload."""
+) -> dict[str, Any]:
+    """The ``signal.v1`` form of a validated payload, as the dict that is published.
+
+    Built directly (not through :class:`Signal`, which documents and tests the shape):
+    this runs once per accepted webhook.
+    """
     if isinstance(parsed, TradingViewAlert):
         instrument = parsed.ticker.upper()
         event_time = _utc(parsed.time)
         extra = dict(parsed.model_extra or {})
-        origin, action, price = None, parsed.action, parsed.price
-        kind: Literal["tradingview", "generic"] = "tradingview"
+        origin, kind, action, price = None, "tradingview", parsed.action, parsed.price
     else:
         instrument = parsed.instrument.upper()
         event_time = _utc(parsed.timestamp)
         extra = parsed.payload
-        origin, action, price = parsed.source, None, None
-        kind = "generic"
+        origin, kind, action, price = parsed.source, "generic", None, None
     key = (
         message_id_key(source, message_id)
         if message_id is not None
         else idempotency_key(source, instrument, event_time)
     )
-    return Signal(
-        schema=SCHEMA,
-        id=key,
-        source=source,
-        origin=origin,
-        kind=kind,
-        instrument=instrument,
-        event_time=event_time,
-        received_at=received_at,
-        action=action,
-        price=price,
-        payload=extra,
-        corr_id=corr_id,
-    )
+    return {
+        "schema": SCHEMA,
+        "id": key,
+        "source": source,
+        "origin": origin,
+        "kind": kind,
+        "instrument": instrument,
+        "event_time": event_time,
+        "received_at": received_at,
+        "action": action,
+        "price": price,
+        "payload": extra,
+        "corr_id": corr_id,
+    }
 
 
-def encode_signal(signal: Signal) -> bytes:
-    """The JSON bytes published on ``signals.normalized`` (``schema`` spelled as such)."""
-    return orjson.dumps(signal.model_dump(by_alias=True))
+def encode_signal(signal: dict[str, Any]) -> bytes:
+    """The JSON bytes published on ``signals.normalized`` (RFC 3339 times, UTC)."""
+    return orjson.dumps(signal)
