@@ -13,6 +13,7 @@ server's CPU use is read from /proc to show which side is the bottleneck.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -50,6 +51,7 @@ class Ceiling:
     other: int
     cpu: float
     tool: str
+    nats_cpu: float = float("nan")
 
 
 def _presigned(port: int, count: int) -> list[bytes]:
@@ -206,7 +208,11 @@ async def _measure(duration: float) -> dict[str, object]:
         with serving([sys.executable, "-m", "access_gateway"], env, port, "/healthz"):
             await _closed_loop(port, _presigned(port, 2000), 1.0)  # warm-up, stream created
             signed = _presigned(port, 80_000)
+            nats_pid = _pid_on(server.port)
+            nats_before, started = _cpu_seconds(nats_pid), time.perf_counter()
             gateway = await _ceiling(port, signed, duration)
+            nats_cpu = (_cpu_seconds(nats_pid) - nats_before) / (time.perf_counter() - started)
+            gateway = dataclasses.replace(gateway, nats_cpu=nats_cpu)
             results["gateway"] = gateway
             half = max(50.0, round(gateway.rps / 2, -1))
             fresh = _presigned(port, int(half * (duration + 1)) + 100)
@@ -264,7 +270,7 @@ async def run(*, quick: bool = False) -> str:
             f"| bare FastAPI route (reads the body, 202) | {bare.rps:,.0f} | {bare.ok:,} | "
             f"{bare.other:,} | {bare.cpu:.0%} |",
             f"| gateway `POST /webhook/tradingview` | {gateway.rps:,.0f} | {gateway.ok:,} | "
-            f"{gateway.other:,} | {gateway.cpu:.0%} |",
+            f"{gateway.other:,} | {gateway.cpu:.0%} (nats-server: {gateway.nats_cpu:.0%}) |",
             "",
             f"Gateway / bare: **{ratio:.0%}**.",
             "",

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from access_common.backends.bus import Bus
-from access_common.backends.nats_bus import NatsBus
+from access_common.backends.nats_bus import NatsBus, Outgoing
 from access_common.errors import BackendError
 from access_gateway.webhooks.errors import NatsUnavailable
 from access_gateway.webhooks.metrics import WebhookMetrics
@@ -118,17 +118,7 @@ class SignalPublisher:
         try:
             if not self._stream_ready:
                 await self._ensure_stream()
-            results = await asyncio.gather(
-                self._bus.publish(
-                    self.raw_subject, raw, headers={**headers, "Nats-Msg-Id": f"{key}:raw"}
-                ),
-                self._bus.publish(
-                    self.normalized_subject,
-                    normalized,
-                    headers={**headers, "Nats-Msg-Id": f"{key}:normalized"},
-                ),
-                return_exceptions=True,
-            )
+            results = await self._send(key, raw, normalized, headers)
         except BackendError as exc:
             # Only the stream setup raises here; publishes come back in ``results``.
             self._failed("stream", 0)
@@ -149,6 +139,34 @@ class SignalPublisher:
         raw_seq, normalized_seq = results
         assert isinstance(raw_seq, int) and isinstance(normalized_seq, int)  # noqa: S101
         return raw_seq, normalized_seq
+
+    async def _send(
+        self, key: str, raw: bytes, normalized: bytes, headers: Mapping[str, str]
+    ) -> list[int | BaseException]:
+        raw_headers = {**headers, "Nats-Msg-Id": f"{key}:raw"}
+        normalized_headers = {**headers, "Nats-Msg-Id": f"{key}:normalized"}
+        if isinstance(self._bus, NatsBus):
+            # Both written before either ack is awaited; acks awaited as futures.
+            try:
+                return list(
+                    await self._bus.publish_batch(
+                        [
+                            Outgoing(self.raw_subject, raw, headers=raw_headers),
+                            Outgoing(
+                                self.normalized_subject, normalized, headers=normalized_headers
+                            ),
+                        ]
+                    )
+                )
+            except BackendError as exc:
+                return [exc, exc]
+        return list(
+            await asyncio.gather(
+                self._bus.publish(self.raw_subject, raw, headers=raw_headers),
+                self._bus.publish(self.normalized_subject, normalized, headers=normalized_headers),
+                return_exceptions=True,
+            )
+        )
 
     def _failed(self, kind: str, count: int) -> None:
         self._last_failure = time.monotonic()

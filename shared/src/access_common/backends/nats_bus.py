@@ -41,9 +41,12 @@ leaves a buffered message to be sent later behind the caller's back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import nats.js.errors
+from nats.js import api
 
 from access_common.backends._nats.codec import (
     DRIVER_ERRORS,
@@ -59,7 +62,17 @@ from access_common.backends._nats.streams import Streams, ensure_named_stream
 from access_common.backends._nats.subscription import NatsSubscription
 from access_common.backends.bus import StartPosition
 
-__all__ = ["KEY_B64_HEADER", "KEY_HEADER", "NatsBus", "NatsSubscription"]
+__all__ = ["KEY_B64_HEADER", "KEY_HEADER", "NatsBus", "NatsSubscription", "Outgoing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message of :meth:`NatsBus.publish_batch`."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class NatsBus:
@@ -163,6 +176,46 @@ class NatsBus:
         except DRIVER_ERRORS as exc:
             raise error("publish", exc) from exc
         return ack.seq
+
+    async def publish_batch(self, messages: Sequence[Outgoing]) -> list[int]:
+        """Publish several messages pipelined; return their sequences once all are acked.
+
+        Every message is written to the connection before any ack is awaited, and the
+        acks are awaited as futures (no task per message): the way to have many
+        publishes in flight on one connection. On any failure or after ``timeout``
+        the whole call raises ``BackendError``; messages that did reach the stream
+        are kept (a ``Nats-Msg-Id`` header makes a retry of them harmless).
+        """
+        futures: list[asyncio.Future[api.PubAck]] = []
+        try:
+            # One deadline for everything: reconnect, stream lookup, writes and acks.
+            async with asyncio.timeout(self._connection.timeout):
+                await self._connection.ready()
+                for topic in {message.topic for message in messages}:
+                    if topic not in self._streams:
+                        await self._streams.stream_for(topic)
+                js = self._connection.js_required()
+                for message in messages:
+                    futures.append(
+                        await js.publish_async(
+                            message.topic,
+                            message.value,
+                            headers=encode_headers(message.key, message.headers),
+                        )
+                    )
+                acks = [await future for future in futures]
+        except nats.js.errors.NoStreamResponseError as exc:
+            # The stream was removed under us: look it up (or create it) next time.
+            for message in messages:
+                self._streams.forget(message.topic)
+            raise error("publish", exc) from exc
+        except DRIVER_ERRORS as exc:
+            raise error("publish", exc) from exc
+        finally:
+            for future in futures:
+                # Unanswered ones would hold their slot in the client's pending map.
+                future.cancel()
+        return [ack.seq for ack in acks]
 
     async def subscribe(
         self,
