@@ -117,3 +117,12 @@ def test_sources_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
     source = GatewaySettings().webhook_sources["tradingview"]
     assert source.scheme == "token"
     assert "s3cr3t-value" not in repr(source)
+
+
+def test_configured_source_must_be_allowed() -> None:
+    with pytest.raises(SettingsError, match="ALLOWED_SOURCES"):
+        load_settings(
+            GatewaySettings,
+            webhook_allowed_sources="custom",
+            webhook_sources={"tradingview": {"scheme": "hmac"}},
+        )

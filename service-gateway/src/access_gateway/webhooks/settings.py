@@ -176,6 +176,16 @@ class WebhookSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _configured_sources_are_served(self) -> Self:
+        unknown = sorted(set(self.webhook_sources) - set(self.served_sources()))
+        if unknown:
+            raise ValueError(
+                f"ACCESS_WEBHOOK_SOURCES configures {', '.join(unknown)}, which ALLOWED_SOURCES"
+                " does not list"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _webhook_secrets(self) -> Self:
         env = getattr(self, "env", "local")
         if env in _LOCAL_ENVS:
