@@ -79,3 +79,44 @@ async def test_full_buffer_refuses_at_once(make_client: AppClient) -> None:
     assert refused.json()["details"]["reason"] == "backpressure"
     assert [a.status_code for a in answers] == [202, 202, 202]
     assert "gateway_backpressure_total 1.0" in metrics
+
+
+class FlakyBus(MemoryBus):
+    """Fails its next publish, then works."""
+
+    fail = True
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> int:
+        if self.fail:
+            raise BackendError("nats hiccup")
+        return await super().publish(topic, value, key=key, headers=headers)
+
+
+async def test_failed_publish_is_gw005_and_healthz_degraded(make_client: AppClient) -> None:
+    bus = FlakyBus()
+    body = tv_body()
+    headers = signed(body)
+    async with make_client(bus=bus) as client:
+        refused = await client.post("/webhook/tradingview", content=body, headers=headers)
+        health = await client.get("/healthz")
+        bus.fail = False
+        retried = await client.post("/webhook/tradingview", content=body, headers=headers)
+        metrics = (await client.get("/metrics")).text
+    assert (refused.status_code, refused.json()["code"]) == (503, "GW-005")
+    assert int(refused.headers["retry-after"]) >= 1
+    assert (health.status_code, health.json()["nats"], health.json()["ok"]) == (
+        200,
+        "degraded",
+        True,
+    )
+    # Nonce and idempotency key were given back: the identical retry is accepted.
+    assert retried.status_code == 202
+    assert 'gateway_nats_publish_total{status="error"} 2.0' in metrics
+    assert 'gateway_nats_errors_total{type="publish"} 1.0' in metrics
