@@ -250,6 +250,7 @@ async def run(*, quick: bool = False) -> str:
     bare_half: LoadResult = results["bare_half"]  # type: ignore[assignment]
     healthz: LoadResult = results["healthz"]  # type: ignore[assignment]
     ratio = gateway.rps / bare.rps if bare.rps else float("nan")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return "\n".join(
         [
             "## Webhooks (signed signals into JetStream)",
@@ -272,7 +273,8 @@ async def run(*, quick: bool = False) -> str:
             f"| gateway `POST /webhook/tradingview` | {gateway.rps:,.0f} | {gateway.ok:,} | "
             f"{gateway.other:,} | {gateway.cpu:.0%} (nats-server: {gateway.nats_cpu:.0%}) |",
             "",
-            f"Gateway / bare: **{ratio:.0%}**.",
+            f"Gateway / bare: **{ratio:.0%}**. Load average when the run ended: {load}",
+            "(2 cores; other developers' test runs share the machine).",
             "",
             "Latency at half the gateway's ceiling, open loop (latency from the scheduled",
             f"send time), {SENDERS} connections, {duration:.0f} s after 1 s warm-up:",
