@@ -95,6 +95,9 @@ def test_production_refuses_placeholder_short_secrets_and_no_nats(
         with pytest.raises(SettingsError, match="API_KEY_HMAC_SECRET"):
             load_settings(GatewaySettings, env="production")
     monkeypatch.setenv("API_KEY_HMAC_SECRET", "a" * 40)
+    monkeypatch.delenv("ACCESS_REDIS_URL", raising=False)
+    with pytest.raises(SettingsError, match="ACCESS_REDIS_URL"):
+        load_settings(GatewaySettings, env="production", workers=2)
     monkeypatch.delenv("NATS_URL")
     with pytest.raises(SettingsError, match="NATS_URL"):
         load_settings(GatewaySettings, env="production")

@@ -202,6 +202,11 @@ class WebhookSettings(BaseSettings):
                     f"{where} holds a placeholder or short secret (< {_MIN_SECRET_CHARS} chars);"
                     f" set a real one in env {env!r}"
                 )
+        if getattr(self, "workers", 1) > 1 and not getattr(self, "redis_url", None):
+            raise ValueError(
+                "ACCESS_WORKERS > 1 needs ACCESS_REDIS_URL: nonces and idempotency keys kept"
+                " in one worker's memory let replays and duplicates through the others"
+            )
         if not self.nats_url:
             raise ValueError(
                 f"NATS_URL (ACCESS_NATS_URL) is required in env {env!r}: accepted webhooks "
