@@ -22,12 +22,15 @@ class DownKeyValue(MemoryKeyValue):
         return await super().set_if_absent(key, value, ttl=ttl)
 
 
-class SlowBus(MemoryBus):
-    """Acks only once released: publishes pile up in flight."""
+class ControlledBus(MemoryBus):
+    """Fails publishes while ``fail`` is set; with ``hold``, acks only once released."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hold: bool = False) -> None:
         super().__init__()
         self.release = asyncio.Event()
+        if not hold:
+            self.release.set()
+        self.fail = False
         self.waiting = 0
 
     async def publish(
@@ -38,6 +41,8 @@ class SlowBus(MemoryBus):
         key: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> int:
+        if self.fail:
+            raise BackendError("nats hiccup")
         self.waiting += 1
         await self.release.wait()
         return await super().publish(topic, value, key=key, headers=headers)
@@ -60,7 +65,7 @@ async def test_store_down_fails_closed_then_recovers(make_client: AppClient) -> 
 
 
 async def test_full_buffer_refuses_at_once(make_client: AppClient) -> None:
-    bus = SlowBus()
+    bus = ControlledBus(hold=True)
     async with make_client(bus=bus, webhook_buffer_max=3) as client:
         bodies = [tv_body(ticker=f"B{i}") for i in range(3)]
         pending = [
@@ -81,26 +86,9 @@ async def test_full_buffer_refuses_at_once(make_client: AppClient) -> None:
     assert "gateway_backpressure_total 1.0" in metrics
 
 
-class FlakyBus(MemoryBus):
-    """Fails its next publish, then works."""
-
-    fail = True
-
-    async def publish(
-        self,
-        topic: str,
-        value: bytes,
-        *,
-        key: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> int:
-        if self.fail:
-            raise BackendError("nats hiccup")
-        return await super().publish(topic, value, key=key, headers=headers)
-
-
 async def test_failed_publish_is_gw005_and_healthz_degraded(make_client: AppClient) -> None:
-    bus = FlakyBus()
+    bus = ControlledBus()
+    bus.fail = True
     body = tv_body()
     headers = signed(body)
     async with make_client(bus=bus) as client:

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Verified"]
+from access_gateway.webhooks.errors import ReplayRejected
+
+__all__ = ["Verified", "check_window"]
+
+
+def check_window(header: str, sent: float, clock: Callable[[], float], window: int) -> None:
+    """Refuse (GW-002) a timestamp more than ``window`` seconds from now, either side."""
+    skew = clock() - sent
+    if abs(skew) > window:
+        raise ReplayRejected(
+            f"{header} is outside the replay window",
+            details={
+                "reason": "timestamp_outside_window",
+                "window_sec": window,
+                "skew_sec": round(skew, 1),
+            },
+        )
 
 
 @dataclass(frozen=True, slots=True)

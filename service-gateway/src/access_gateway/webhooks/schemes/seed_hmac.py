@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from access_gateway.webhooks.errors import InvalidSignature, ReplayRejected
-from access_gateway.webhooks.schemes.base import Verified
+from access_gateway.webhooks.schemes.base import Verified, check_window
 
 __all__ = ["HmacScheme", "parse_iso_timestamp"]
 
@@ -84,16 +84,7 @@ class HmacScheme:
                 "X-Timestamp must be ISO 8601 with an offset, e.g. 2025-01-01T12:00:00Z",
                 details={"reason": "timestamp_invalid"},
             )
-        skew = self._clock() - sent.timestamp()
-        if abs(skew) > self._window:
-            raise ReplayRejected(
-                "X-Timestamp is outside the replay window",
-                details={
-                    "reason": "timestamp_outside_window",
-                    "window_sec": self._window,
-                    "skew_sec": round(skew, 1),
-                },
-            )
+        check_window("X-Timestamp", sent.timestamp(), self._clock, self._window)
         if not _NONCE.match(nonce):
             raise ReplayRejected(
                 "X-Nonce must be 8-128 characters of [A-Za-z0-9._:-]",

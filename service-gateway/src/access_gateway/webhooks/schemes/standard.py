@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from access_gateway.webhooks.errors import InvalidSignature, ReplayRejected
-from access_gateway.webhooks.schemes.base import Verified
+from access_gateway.webhooks.schemes.base import Verified, check_window
 
 __all__ = ["StandardScheme"]
 
@@ -62,16 +62,7 @@ class StandardScheme:
                 "webhook-timestamp must be integer Unix seconds",
                 details={"reason": "timestamp_invalid"},
             ) from None
-        skew = self._clock() - sent
-        if abs(skew) > self._window:
-            raise ReplayRejected(
-                "webhook-timestamp is outside the replay window",
-                details={
-                    "reason": "timestamp_outside_window",
-                    "window_sec": self._window,
-                    "skew_sec": round(skew, 1),
-                },
-            )
+        check_window("webhook-timestamp", sent, self._clock, self._window)
         for hook in self._hooks:
             try:
                 hook.verify(body, values, json_parse=False)
