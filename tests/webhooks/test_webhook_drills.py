@@ -120,6 +120,9 @@ async def test_drill_2_nats_outage_loses_nothing(tmp_path: Path) -> None:
             await asyncio.sleep(3.0)
             health = await client.get("/healthz")
             assert (health.status_code, health.json()["nats"]) == (503, "disconnected")
+            # REST does not need NATS: the pod stays ready; /health names the outage.
+            assert (await client.get("/health/ready")).status_code == 200
+            assert (await client.get("/health")).json()["dependencies"]["nats"] == "down"
             assert refusals["GW-005"] > 0
             await asyncio.to_thread(server.start)
             returned = asyncio.get_running_loop().time()
