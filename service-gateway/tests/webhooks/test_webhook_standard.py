@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from datetime import UTC, datetime
 
 import orjson
+from standardwebhooks.webhooks import Webhook
 
 from access_gateway.webhooks.testing import AppClient, generic_body, standard_signed
 
@@ -95,3 +97,20 @@ async def test_same_webhook_id_is_a_duplicate(make_client: AppClient) -> None:
     assert second.status_code == 409
     assert second.json()["code"] == "GW-006"
     assert orjson.loads(first.content)["id"] == second.json()["details"]["id"]
+
+
+async def test_signed_by_the_standardwebhooks_library(make_client: AppClient) -> None:
+    """Interop: what the sender-side library signs, the gateway accepts."""
+    body = generic_body()
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    moment = datetime.now(UTC)
+    signature = Webhook(KEY_NEW).sign(msg_id, moment, body.decode())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": signature,
+    }
+    async with make_client(webhook_sources=_sources(KEY_NEW)) as client:
+        response = await client.post("/webhook/partner", content=body, headers=headers)
+    assert response.status_code == 202, response.text
