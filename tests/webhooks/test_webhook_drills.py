@@ -265,3 +265,25 @@ async def test_redis_outage_fails_closed_and_recovers(config: GatewaySettings) -
             assert again.status_code == 202, again.text
     finally:
         redis.close()
+
+
+@pytest.mark.redis
+async def test_replica_b_refuses_a_replay_accepted_by_replica_a(config: GatewaySettings) -> None:
+    redis_url = backend_url("redis")
+    body = tv_body()
+    headers = signed(body)
+    async with contextlib.AsyncExitStack() as stack:
+        replica_a = await stack.enter_async_context(
+            gateway_client(config, kv=RedisKeyValue(redis_url), bus=_nats(config))
+        )
+        replica_b = await stack.enter_async_context(
+            gateway_client(config, kv=RedisKeyValue(redis_url), bus=_nats(config))
+        )
+        first = await replica_a.post("/webhook/tradingview", content=body, headers=headers)
+        replay = await replica_b.post("/webhook/tradingview", content=body, headers=headers)
+        fresh_nonce = await replica_b.post(
+            "/webhook/tradingview", content=body, headers=signed(body)
+        )
+    assert first.status_code == 202
+    assert (replay.status_code, replay.json()["details"]["reason"]) == (401, "nonce_reused")
+    assert (fresh_nonce.status_code, fresh_nonce.json()["code"]) == (409, "GW-006")
