@@ -108,3 +108,24 @@ async def test_failed_publish_is_gw005_and_healthz_degraded(make_client: AppClie
     assert retried.status_code == 202
     assert 'gateway_nats_publish_total{status="error"} 2.0' in metrics
     assert 'gateway_nats_errors_total{type="publish"} 1.0' in metrics
+
+
+async def test_duplicate_in_flight_can_be_retried_as_is(make_client: AppClient) -> None:
+    bus = ControlledBus(hold=True)
+    body = tv_body()
+    async with make_client(bus=bus) as client:
+        first = asyncio.create_task(
+            client.post("/webhook/tradingview", content=body, headers=signed(body))
+        )
+        while bus.waiting < 2:
+            await asyncio.sleep(0.01)
+        second_headers = signed(body)
+        racing = await client.post("/webhook/tradingview", content=body, headers=second_headers)
+        bus.release.set()
+        assert (await first).status_code == 202
+        retried = await client.post("/webhook/tradingview", content=body, headers=second_headers)
+    assert racing.status_code == 409
+    assert racing.json()["details"]["state"] == "in_flight"
+    assert racing.headers["retry-after"] == "1"
+    # Its nonce was given back: the identical retry learns the signal was accepted.
+    assert retried.json()["details"]["state"] == "accepted"

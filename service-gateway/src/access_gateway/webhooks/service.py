@@ -3,9 +3,9 @@
 Order, cheapest and least trusting first: maintenance → source → client rate limit →
 client allow-list → content type and size → authenticity (signature / token) and
 timestamp window → payload shape → source rate limit → nonce → idempotency → JetStream
-(raw and normalized, both acked). A refusal that a retry can fix (GW-004 after auth,
-GW-005) gives the nonce and the idempotency key back, so the sender's identical retry
-is accepted once the cause is gone.
+(raw and normalized, both acked). A refusal that a retry can fix (GW-005, GW-013, a
+GW-006 for a signal still in flight) gives back what the request claimed (its nonce, its
+idempotency key), so the sender's identical retry is accepted once the cause is gone.
 """
 
 from __future__ import annotations
@@ -193,7 +193,9 @@ class WebhookService:
         try:
             return await self._publish_once(policy, verified, signal["id"], encode_signal(signal))
         except WebhookError as exc:
-            if exc.status >= 500 and verified.nonce is not None:
+            # A refusal that invites a retry (it has Retry-After) gives the nonce back,
+            # so the identical request can be sent again.
+            if "Retry-After" in exc.headers and verified.nonce is not None:
                 await self._nonces.release(policy.name, verified.nonce)
             raise
 
