@@ -169,7 +169,7 @@ class WebhookService:
             raise MaintenanceMode(retry_after=self._settings.webhook_maintenance_retry_after_sec)
         policy = self._policies.get(inbound.source)
         if policy is None:
-            raise SourceNotAllowed(details={"allowed": list(self._policies)})
+            raise SourceNotAllowed  # the configured names are not told to strangers
         client = context["client_ip"]
         await self._limits.check_client(client)
         if policy.allowed_ips and not policy.allows(client):
