@@ -33,6 +33,12 @@ Mapping of the bus model onto JetStream:
   ``ack_wait`` (30 s) is delivered again, and a NATS crash may forget the latest acks.
   A group unused for 7 days is forgotten by the server (like Kafka's offset retention).
 
+Beyond the Bus protocol, for publishers that own their stream layout (the gateway's
+webhooks): ``ensure_stream`` puts topics into a named stream with given limits and a
+duplicate window (``Nats-Msg-Id`` de-duplication), ``publish_batch`` pipelines several
+publishes (all written before any ack is awaited, acks awaited as futures), and
+``connected`` answers without I/O.
+
 Connection: connect timeout 2 s, reconnect forever (one attempt a second), so the same
 instance recovers when NATS returns; while disconnected ``publish`` waits at most
 ``timeout`` for the connection to come back, then raises ``BackendError``, and never
