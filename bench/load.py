@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["LoadResult", "run_load"]
@@ -54,23 +55,29 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 async def run_load(
     host: str,
     port: int,
-    request: bytes,
+    request: bytes | Sequence[bytes],
     *,
     rate: float,
     duration: float,
     connections: int = 32,
     warmup: float = 1.0,
 ) -> LoadResult:
-    """Send ``request`` (raw HTTP/1.1 bytes) at ``rate``/s for ``duration`` s after a warm-up."""
+    """Send ``request`` (raw HTTP/1.1 bytes) at ``rate``/s for ``duration`` s after a warm-up.
+
+    A sequence of requests is sent in order, wrapping around (e.g. pre-signed webhooks,
+    each with its own nonce).
+    """
     result = LoadResult(target_rps=rate, duration=duration)
-    queue: asyncio.Queue[float | None] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+    requests = [request] if isinstance(request, bytes) else list(request)
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection(host, port)
         try:
-            while (due := await queue.get()) is not None:
+            while (item := await queue.get()) is not None:
+                due, payload = item
                 try:
-                    writer.write(request)
+                    writer.write(payload)
                     status = await _read_response(reader)
                 except (OSError, asyncio.IncompleteReadError, ValueError):
                     result.errors += 1
@@ -93,7 +100,7 @@ async def run_load(
         if delay > 0:
             await asyncio.sleep(delay)
         # Warm-up requests are sent but not recorded (due < 0 marks them).
-        queue.put_nowait(due if i >= warmup * rate else -1.0)
+        queue.put_nowait((due if i >= warmup * rate else -1.0, requests[i % len(requests)]))
     for _ in workers:
         queue.put_nowait(None)
     await asyncio.gather(*workers)

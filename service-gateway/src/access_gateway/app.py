@@ -10,6 +10,7 @@ from access_common.http import HttpClient
 from access_common.lifecycle import Resources
 from access_common.settings import load_settings
 from access_gateway.settings import GatewaySettings
+from access_gateway.webhooks import install_webhooks, make_signal_bus
 
 __all__ = ["create_app"]
 
@@ -24,15 +25,18 @@ def create_app(
     resources = resources or Resources(
         http=HttpClient.from_settings(settings),
         kv=make_kv(settings),
+        bus=make_signal_bus(settings),
         peers={
             "auth": settings.auth_service_url,
             "entitlements": settings.entitlements_service_url,
         },
     )
-    return build_app(
+    app = build_app(
         settings,
         service=SERVICE,
         title="254Carbon Access Gateway",
         description="REST front door: rate limits, authentication, entitlements, caching.",
         resources=resources,
     )
+    install_webhooks(app, settings, resources)
+    return app

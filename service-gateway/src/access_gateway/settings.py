@@ -7,11 +7,12 @@ from pathlib import Path
 from pydantic import Field
 
 from access_common.settings import KvSettings, PeerSettings, ServiceSettings
+from access_gateway.webhooks.settings import WebhookSettings
 
 __all__ = ["GatewaySettings"]
 
 
-class GatewaySettings(ServiceSettings, KvSettings, PeerSettings):
+class GatewaySettings(ServiceSettings, KvSettings, PeerSettings, WebhookSettings):
     """Everything the gateway reads: its port, the cache/counter store and its peers."""
 
     port: int = Field(default=8000, ge=1, le=65535)

@@ -33,6 +33,12 @@ Mapping of the bus model onto JetStream:
   ``ack_wait`` (30 s) is delivered again, and a NATS crash may forget the latest acks.
   A group unused for 7 days is forgotten by the server (like Kafka's offset retention).
 
+Beyond the Bus protocol, for publishers that own their stream layout (the gateway's
+webhooks): ``ensure_stream`` puts topics into a named stream with given limits and a
+duplicate window (``Nats-Msg-Id`` de-duplication), ``publish_batch`` pipelines several
+publishes (all written before any ack is awaited, acks awaited as futures), and
+``connected`` answers without I/O.
+
 Connection: connect timeout 2 s, reconnect forever (one attempt a second), so the same
 instance recovers when NATS returns; while disconnected ``publish`` waits at most
 ``timeout`` for the connection to come back, then raises ``BackendError``, and never
@@ -41,9 +47,12 @@ leaves a buffered message to be sent later behind the caller's back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import nats.js.errors
+from nats.js import api
 
 from access_common.backends._nats.codec import (
     DRIVER_ERRORS,
@@ -55,11 +64,21 @@ from access_common.backends._nats.codec import (
 )
 from access_common.backends._nats.connection import Connection
 from access_common.backends._nats.reader import Reader
-from access_common.backends._nats.streams import Streams
+from access_common.backends._nats.streams import Streams, ensure_named_stream
 from access_common.backends._nats.subscription import NatsSubscription
 from access_common.backends.bus import StartPosition
 
-__all__ = ["KEY_B64_HEADER", "KEY_HEADER", "NatsBus", "NatsSubscription"]
+__all__ = ["KEY_B64_HEADER", "KEY_HEADER", "NatsBus", "NatsSubscription", "Outgoing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message of :meth:`NatsBus.publish_batch`."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class NatsBus:
@@ -92,6 +111,43 @@ class NatsBus:
     async def start(self) -> None:
         """Connect; idempotent."""
         await self._connection.start()
+
+    @property
+    def connected(self) -> bool:
+        """True while the client is connected (no I/O: for fast health answers)."""
+        nc = self._connection.nc
+        return nc is not None and nc.is_connected
+
+    async def ensure_stream(
+        self,
+        name: str,
+        topics: Sequence[str],
+        *,
+        max_age: float,
+        max_bytes: int,
+        duplicate_window: float = 120.0,
+    ) -> dict[str, str]:
+        """Store ``topics`` in stream ``name`` (created with these limits if absent).
+
+        A topic that another stream already captures stays in it. Returns the stream of
+        each topic; later publishes go there.
+        """
+        await self._connection.ready()
+        try:
+            streams = await ensure_named_stream(
+                self._connection.js_required(),
+                name,
+                list(dict.fromkeys(topics)),
+                max_age=max_age,
+                max_bytes=max_bytes,
+                duplicate_window=duplicate_window,
+                replicas=self._streams.replicas,
+            )
+        except DRIVER_ERRORS as exc:
+            raise error("stream setup", exc) from exc
+        for topic, stream in streams.items():
+            self._streams.remember(topic, stream)
+        return streams
 
     async def publish(
         self,
@@ -126,6 +182,46 @@ class NatsBus:
         except DRIVER_ERRORS as exc:
             raise error("publish", exc) from exc
         return ack.seq
+
+    async def publish_batch(self, messages: Sequence[Outgoing]) -> list[int]:
+        """Publish several messages pipelined; return their sequences once all are acked.
+
+        Every message is written to the connection before any ack is awaited, and the
+        acks are awaited as futures (no task per message): the way to have many
+        publishes in flight on one connection. On any failure or after ``timeout``
+        the whole call raises ``BackendError``; messages that did reach the stream
+        are kept (a ``Nats-Msg-Id`` header makes a retry of them harmless).
+        """
+        futures: list[asyncio.Future[api.PubAck]] = []
+        try:
+            # One deadline for everything: reconnect, stream lookup, writes and acks.
+            async with asyncio.timeout(self._connection.timeout):
+                await self._connection.ready()
+                for topic in {message.topic for message in messages}:
+                    if topic not in self._streams:
+                        await self._streams.stream_for(topic)
+                js = self._connection.js_required()
+                for message in messages:
+                    futures.append(
+                        await js.publish_async(
+                            message.topic,
+                            message.value,
+                            headers=encode_headers(message.key, message.headers),
+                        )
+                    )
+                acks = [await future for future in futures]
+        except nats.js.errors.NoStreamResponseError as exc:
+            # The stream was removed under us: look it up (or create it) next time.
+            for message in messages:
+                self._streams.forget(message.topic)
+            raise error("publish", exc) from exc
+        except DRIVER_ERRORS as exc:
+            raise error("publish", exc) from exc
+        finally:
+            for future in futures:
+                # Unanswered ones would hold their slot in the client's pending map.
+                future.cancel()
+        return [ack.seq for ack in acks]
 
     async def subscribe(
         self,

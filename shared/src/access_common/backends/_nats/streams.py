@@ -11,7 +11,7 @@ from nats.js import JetStreamContext, api
 from access_common.backends._nats.codec import DRIVER_ERRORS, INVALID_NAME, check_topic, error
 from access_common.backends._nats.connection import Connection
 
-__all__ = ["Streams"]
+__all__ = ["Streams", "ensure_named_stream"]
 
 logger = logging.getLogger("access_common.bus.nats")
 
@@ -32,11 +32,15 @@ class Streams:
         self._prefix = INVALID_NAME.sub("_", prefix)
         self._max_age = max_age
         self._max_bytes = max_bytes
-        self._replicas = replicas
+        self.replicas = replicas
         self._streams: dict[str, str] = {}
 
     def __contains__(self, topic: object) -> bool:
         return topic in self._streams
+
+    def remember(self, topic: str, stream: str) -> None:
+        """Store ``topic`` in ``stream`` from now on (the caller made sure it captures it)."""
+        self._streams[topic] = stream
 
     def forget(self, topic: str) -> None:
         """Look the topic's stream up again on next use (it was removed under us)."""
@@ -72,7 +76,7 @@ class Streams:
                 discard=api.DiscardPolicy.OLD,
                 max_age=self._max_age,
                 max_bytes=self._max_bytes,
-                num_replicas=self._replicas,
+                num_replicas=self.replicas,
             )
         except nats.js.errors.BadRequestError:
             # A concurrent creator won, or the name is taken by first tokens that differ
@@ -85,3 +89,52 @@ class Streams:
             await js.update_stream(config)
         logger.info("created stream %s for %s", name, topic)
         return name
+
+
+async def ensure_named_stream(
+    js: JetStreamContext,
+    name: str,
+    subjects: list[str],
+    *,
+    max_age: float,
+    max_bytes: int,
+    duplicate_window: float,
+    replicas: int,
+) -> dict[str, str]:
+    """Make sure ``subjects`` are stored, in stream ``name`` unless another already has them.
+
+    Returns the stream that stores each subject. A subject some other stream captures
+    stays there (an operator's layout wins); the others go into ``name``, created with
+    the given limits or widened to take them.
+    """
+    found: dict[str, str] = {}
+    wanted: list[str] = []
+    for subject in subjects:
+        check_topic(subject)
+        try:
+            found[subject] = await js.find_stream_name_by_subject(subject)
+        except nats.js.errors.NotFoundError:
+            wanted.append(subject)
+    if not wanted:
+        return found
+    try:
+        info = await js.stream_info(name)
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(
+            name=name,
+            subjects=wanted,
+            storage=api.StorageType.FILE,
+            retention=api.RetentionPolicy.LIMITS,
+            discard=api.DiscardPolicy.OLD,
+            max_age=max_age,
+            max_bytes=max_bytes,
+            duplicate_window=duplicate_window,
+            num_replicas=replicas,
+        )
+        logger.info("created stream %s for %s", name, ", ".join(wanted))
+    else:
+        config = info.config
+        config.subjects = sorted({*(config.subjects or []), *wanted})
+        await js.update_stream(config)
+        logger.info("stream %s now also stores %s", name, ", ".join(wanted))
+    return {**found, **dict.fromkeys(wanted, name)}
