@@ -1,0 +1,109 @@
+"""The two decision cache tiers: in-process, then the key-value backend (``entitlement:*``).
+
+An entry holds the policy version it was decided under and is served only while that
+is still the tenant's version, so a rule change retires every entry at once, on every
+replica, whatever its TTL. Redis keys are ``entitlement:<tenant>:<digest>`` (the digest
+of user, roles, action and resource), so seed 000's flush
+(``redis-cli --scan --pattern 'entitlement:*' | xargs redis-cli DEL``) empties the tier
+and one tenant's entries can be found by prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import orjson
+
+from access_common.backends import KeyValue
+
+__all__ = ["CacheKey", "Cached", "KvDecisions", "LocalDecisions", "cache_key"]
+
+CacheKey = tuple[str, str, tuple[str, ...], str, str]
+
+
+def cache_key(
+    tenant_id: str, user_id: str, roles: tuple[str, ...], action: str, resource: str
+) -> CacheKey:
+    """The key of a decision: roles sorted and deduplicated, so their order does not matter."""
+    return (tenant_id, user_id, roles, action, resource)
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """A decision as a tier keeps it."""
+
+    version: int
+    allow: bool
+    rule_id: str | None
+    reason: str
+    expires_at: float
+
+
+class LocalDecisions:
+    """In-process decisions, bounded; the oldest entry goes first when full."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._entries: dict[CacheKey, Cached] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: CacheKey, version: int, now: float) -> Cached | None:
+        """The entry when fresh and of this version; stale ones are dropped."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.version != version or entry.expires_at <= now:
+            del self._entries[key]
+            return None
+        return entry
+
+    def put(self, key: CacheKey, entry: Cached) -> None:
+        """Keep an entry, evicting the oldest when over the bound."""
+        entries = self._entries
+        entries.pop(key, None)
+        entries[key] = entry
+        if len(entries) > self._max:
+            del entries[next(iter(entries))]
+
+    def clear(self) -> None:
+        """Drop everything."""
+        self._entries.clear()
+
+
+class KvDecisions:
+    """Decisions on the key-value backend, shared by replicas; values carry their version."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    @staticmethod
+    def key(key: CacheKey) -> str:
+        """``entitlement:<tenant>:<digest>``; the digest keeps keys short and unambiguous."""
+        tenant_id, user_id, roles, action, resource = key
+        raw = orjson.dumps([user_id, roles, action, resource])
+        return f"entitlement:{tenant_id}:{hashlib.blake2b(raw, digest_size=16).hexdigest()}"
+
+    async def get(self, key: CacheKey, version: int, now: float) -> Cached | None:
+        """The entry when it was decided under this version (BackendError when down)."""
+        raw = await self.kv.get(self.key(key))
+        if raw is None:
+            return None
+        try:
+            stored_version, allow, rule_id, reason, wall_expiry = orjson.loads(raw)
+            left = float(wall_expiry) - time.time()
+        except (orjson.JSONDecodeError, ValueError, TypeError):
+            return None
+        if stored_version != version or left <= 0:
+            return None
+        return Cached(int(stored_version), bool(allow), rule_id, str(reason), now + left)
+
+    async def put(self, key: CacheKey, entry: Cached, ttl: float) -> None:
+        """Store an entry for ``ttl`` seconds (BackendError when down)."""
+        # The expiry travels as wall-clock time: replicas' monotonic clocks differ.
+        expiry = time.time() + ttl
+        value = orjson.dumps([entry.version, entry.allow, entry.rule_id, entry.reason, expiry])
+        await self.kv.set(self.key(key), value, ttl=ttl)
