@@ -14,9 +14,9 @@ from access_entitlements.testing import FakeAuth
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No ACCESS_* variable of the developer's shell leaks into a test (test backends aside)."""
     for name in list(os.environ):
-        if name.startswith("ACCESS_") and not name.startswith("ACCESS_TEST_"):
-            if name != "ACCESS_REQUIRE_BACKENDS":
-                monkeypatch.delenv(name)
+        kept = name.startswith("ACCESS_TEST_") or name == "ACCESS_REQUIRE_BACKENDS"
+        if name.startswith("ACCESS_") and not kept:
+            monkeypatch.delenv(name)
     monkeypatch.setenv("ACCESS_STATE_DIR", str(tmp_path / "state"))
 
 
