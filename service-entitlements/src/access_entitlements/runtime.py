@@ -52,7 +52,9 @@ class EntitlementsRuntime:
         mode: Mode = (
             "feed" if settings.redis_url else ("store" if store.dialect == "postgres" else "local")
         )
-        self.versions = PolicyVersions(self.repo, mode, metrics)
+        # An in-process key-value store would only duplicate the local tier.
+        shared_kv = kv if kv.name != "memory" else None
+        self.versions = PolicyVersions(self.repo, mode, metrics, kv=shared_kv)
         self.feed: RedisVersionFeed | None = None
         if settings.redis_url:
             self.feed = RedisVersionFeed(
@@ -62,14 +64,14 @@ class EntitlementsRuntime:
                 on_lost=self._feed_lost,
                 reconcile_seconds=settings.entitlements_reconcile_seconds,
             )
+            self.versions.publish = self.feed.publish
         self.policies = PolicyCache(self.repo, self.versions, metrics)
         ttl = AdaptiveTtl(
             settings.entitlements_cache_ttl_min_seconds,
             settings.entitlements_cache_ttl_max_seconds,
             on_change=metrics.ttl_seconds.set,
         )
-        # An in-process key-value store would only duplicate the local tier.
-        kv_tier = KvDecisions(kv) if kv.name != "memory" else None
+        kv_tier = KvDecisions(shared_kv) if shared_kv is not None else None
         self.decider = Decider(
             versions=self.versions,
             policies=self.policies,
@@ -78,9 +80,7 @@ class EntitlementsRuntime:
             ttl=ttl,
             metrics=metrics,
         )
-        self.rules = RuleService(
-            self.repo, self.versions, publish=self.feed.publish if self.feed else None
-        )
+        self.rules = RuleService(self.repo, self.versions)
         self._seed: dict[str, list[RuleFields]] = {}
         self._background: asyncio.Task[None] | None = None
 

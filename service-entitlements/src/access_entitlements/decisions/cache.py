@@ -2,8 +2,8 @@
 
 An entry holds the policy version it was decided under and is served only while that
 is still the tenant's version, so a rule change retires every entry at once, on every
-replica, whatever its TTL. Redis keys are ``entitlement:<tenant>:<digest>`` (the digest
-of user, roles, action and resource), so seed 000's flush
+replica, whatever its TTL. Redis keys are ``entitlement:decision:<tenant>:<digest>`` (the
+digest of user, roles, action and resource), so seed 000's flush
 (``redis-cli --scan --pattern 'entitlement:*' | xargs redis-cli DEL``) empties the tier
 and one tenant's entries can be found by prefix.
 """
@@ -82,10 +82,11 @@ class KvDecisions:
 
     @staticmethod
     def key(key: CacheKey) -> str:
-        """``entitlement:<tenant>:<digest>``; the digest keeps keys short and unambiguous."""
+        """``entitlement:decision:<tenant>:<digest>``: short, unambiguous keys."""
         tenant_id, user_id, roles, action, resource = key
         raw = orjson.dumps([user_id, roles, action, resource])
-        return f"entitlement:{tenant_id}:{hashlib.blake2b(raw, digest_size=16).hexdigest()}"
+        digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+        return f"entitlement:decision:{tenant_id}:{digest}"
 
     async def get(self, key: CacheKey, version: int, now: float) -> Cached | None:
         """The entry when it was decided under this version (BackendError when down)."""

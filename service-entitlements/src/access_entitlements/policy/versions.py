@@ -12,32 +12,50 @@ current, so what matters is how current that belief is:
   changes, so every check reads the version from the store.
 
 When the store cannot be read either, the last known version is used: no rule can
-change while the store is down, since every change is written there first.
+change while the store is down, since every change is written there first. A replica
+that never read the store (it started during the outage) takes the version every
+writer also leaves in the key-value backend (``entitlement:version:<tenant>``), so it
+can serve the decisions other replicas cached there.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from access_common.backends import KeyValue
 from access_common.errors import BackendError
 from access_entitlements.errors import EntitlementsUnavailable
 from access_entitlements.metrics import EntitlementsMetrics
 from access_entitlements.rules.repository import RuleRepository
 
-__all__ = ["Mode", "PolicyVersions"]
+__all__ = ["Mode", "PolicyVersions", "version_key"]
 
 Mode = Literal["local", "feed", "store"]
 
 logger = logging.getLogger("access_entitlements.versions")
 
 
+def version_key(tenant_id: str) -> str:
+    """The key-value key holding a tenant's latest version."""
+    return f"entitlement:version:{tenant_id}"
+
+
 class PolicyVersions:
     """The tenant → version map, fed by local writes, the feed, and reads of the store."""
 
-    def __init__(self, repo: RuleRepository, mode: Mode, metrics: EntitlementsMetrics) -> None:
+    def __init__(
+        self,
+        repo: RuleRepository,
+        mode: Mode,
+        metrics: EntitlementsMetrics,
+        *,
+        kv: KeyValue | None = None,
+    ) -> None:
         self._repo = repo
+        self._kv = kv
+        self.publish: Callable[[str, int], Awaitable[object]] | None = None
         self.mode = mode
         self._metrics = metrics
         self._known: dict[str, int] = {}
@@ -75,9 +93,32 @@ class PolicyVersions:
         except BackendError:
             if self.synced or tenant_id in self._known:
                 return self._known.get(tenant_id, 0)
-            raise EntitlementsUnavailable(details={"tenant_id": tenant_id}) from None
+            return await self._from_kv(tenant_id)
         self.observe(tenant_id, version, "store")
         return self._known.get(tenant_id, 0)
+
+    async def _from_kv(self, tenant_id: str) -> int:
+        """The version writers left in the key-value backend; unavailable without it."""
+        raw = None
+        if self._kv is not None:
+            try:
+                raw = await self._kv.get(version_key(tenant_id))
+            except BackendError:
+                raw = None
+        if raw is None or not raw.isdigit():
+            raise EntitlementsUnavailable(details={"tenant_id": tenant_id})
+        return int(raw)
+
+    async def announce(self, tenant_id: str, version: int) -> None:
+        """After a committed change: note it, leave it in the key-value backend, publish it."""
+        self.observe(tenant_id, version, "local")
+        if self._kv is not None:
+            try:
+                await self._kv.set(version_key(tenant_id), str(version).encode())
+            except BackendError:
+                logger.warning("policy version not stored in the key-value backend")
+        if self.publish is not None:
+            await self.publish(tenant_id, version)
 
     def observe(self, tenant_id: str, version: int, source: str) -> bool:
         """Note a tenant's version; True when it is newer than what was known."""

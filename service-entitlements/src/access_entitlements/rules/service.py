@@ -7,7 +7,7 @@ replica (and every client) is told the new version.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +19,7 @@ from access_entitlements.rules.model import Effect, Rule, parse_rule_action, par
 from access_entitlements.rules.patterns import compile_pattern
 from access_entitlements.rules.repository import AuditEntry, RuleRepository
 
-__all__ = ["Publish", "RuleFields", "RuleService"]
-
-Publish = Callable[[str, int], Awaitable[object]]
+__all__ = ["RuleFields", "RuleService"]
 
 
 def _effect(value: str) -> Effect:
@@ -59,12 +57,10 @@ class RuleService:
         self,
         repo: RuleRepository,
         versions: PolicyVersions,
-        publish: Publish | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repo = repo
         self._versions = versions
-        self._publish = publish
         self._clock = clock
 
     async def create(self, tenant_id: str, actor: str, fields: RuleFields) -> tuple[Rule, int]:
@@ -179,6 +175,4 @@ class RuleService:
         return True
 
     async def _announce(self, tenant_id: str, version: int) -> None:
-        self._versions.observe(tenant_id, version, "local")
-        if self._publish is not None:
-            await self._publish(tenant_id, version)
+        await self._versions.announce(tenant_id, version)
