@@ -24,9 +24,14 @@ from access_entitlements.app import create_app
 from access_entitlements.runtime import EntitlementsRuntime
 from access_entitlements.settings import EntitlementsSettings
 
-__all__ = ["POLICY_FILE", "FakeAuth", "Service", "running"]
+__all__ = ["POLICY_FILE", "FakeAuth", "Service", "running", "unique_tenant"]
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "policy" / "local.yaml"
+
+
+def unique_tenant(name: str = "t") -> str:
+    """A tenant id no other test (or developer) uses, so shared Redis keys never clash."""
+    return f"{name}-{uuid.uuid4().hex[:10]}"
 
 
 @dataclass

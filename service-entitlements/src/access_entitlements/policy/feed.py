@@ -1,10 +1,12 @@
 """Policy-version changes between replicas over Redis pub/sub (``entitlement:policy-versions``).
 
 A replica that changes a rule publishes ``{"tenant_id", "version"}`` after the commit;
-every replica subscribes. Redis writes a message to every subscriber's socket before it
-answers the publisher, and the publisher answers its admin caller only after that, so a
-check that reaches another replica after the admin call returned finds the message
-already waiting. Pub/sub keeps nothing for a subscriber that was away: after each
+every replica subscribes. The publisher then waits (up to ``echo_timeout``) for its own
+subscription to deliver the message back: Redis writes one published message to all
+subscribers in the same pass of its event loop, so once the echo is here every other
+replica's socket holds the message too, before the admin caller gets an answer. A check
+that reaches another replica after that finds the news already there. Pub/sub keeps
+nothing for a subscriber that was away: after each
 (re)subscription the replica resyncs every version from the store before it trusts its
 map again, and it resyncs every ``reconcile_seconds`` as a bound on a lost message.
 """
@@ -47,6 +49,7 @@ class RedisVersionFeed:
         on_subscribed: Callable[[], Awaitable[None]],
         on_lost: Callable[[], None],
         reconcile_seconds: float = 5.0,
+        echo_timeout: float = 0.25,
     ) -> None:
         self._client: Redis = Redis.from_url(
             url, socket_connect_timeout=1.0, socket_timeout=None, health_check_interval=5
@@ -56,6 +59,8 @@ class RedisVersionFeed:
         self._on_subscribed = on_subscribed
         self._on_lost = on_lost
         self._reconcile = reconcile_seconds
+        self._echo_timeout = echo_timeout
+        self._echoes: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self.connected = False
 
@@ -67,11 +72,19 @@ class RedisVersionFeed:
     async def publish(self, tenant_id: str, version: int) -> bool:
         """Tell the other replicas; False (logged) when Redis did not take it."""
         payload = orjson.dumps({"tenant_id": tenant_id, "version": version})
+        echo: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._echoes[(tenant_id, version)] = echo
         try:
             await self._publisher.publish(CHANNEL, payload)
-        except (RedisError, OSError, TimeoutError):
+            if self.connected:
+                await asyncio.wait_for(asyncio.shield(echo), self._echo_timeout)
+        except (RedisError, OSError):
             logger.warning("policy version not published", extra={"tenant_id": tenant_id})
             return False
+        except TimeoutError:
+            logger.warning("policy version published, echo late", extra={"tenant_id": tenant_id})
+        finally:
+            self._echoes.pop((tenant_id, version), None)
         return True
 
     async def health(self) -> str | None:
@@ -137,3 +150,6 @@ class RedisVersionFeed:
             logger.warning("ignored a malformed policy version message")
             return
         self._on_version(tenant_id, version)
+        echo = self._echoes.get((tenant_id, version))
+        if echo is not None and not echo.done():
+            echo.set_result(None)
