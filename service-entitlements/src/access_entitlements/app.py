@@ -19,6 +19,7 @@ from access_common.settings import load_settings
 from access_entitlements.audit.router import router as audit_router
 from access_entitlements.decisions.router import router as decisions_router
 from access_entitlements.metrics import EntitlementsMetrics
+from access_entitlements.policy.router import router as policy_router
 from access_entitlements.rules.router import router as rules_router
 from access_entitlements.runtime import EntitlementsRuntime
 from access_entitlements.settings import EntitlementsSettings
@@ -80,7 +81,7 @@ def create_app(
         service=SERVICE,
         title="254Carbon Access Entitlements",
         description=_DESCRIPTION,
-        routers=[decisions_router, rules_router, audit_router],
+        routers=[decisions_router, policy_router, rules_router, audit_router],
         health=health,
         metrics=metrics,
         lifespan=lifespan,

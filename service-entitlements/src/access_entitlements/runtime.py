@@ -21,6 +21,7 @@ from access_entitlements.decisions.ttl import AdaptiveTtl
 from access_entitlements.metrics import EntitlementsMetrics
 from access_entitlements.policy.bootstrap import load_policy_file
 from access_entitlements.policy.cache import PolicyCache
+from access_entitlements.policy.changes import VersionChanges
 from access_entitlements.policy.feed import RedisVersionFeed
 from access_entitlements.policy.versions import Mode, PolicyVersions
 from access_entitlements.rules.repository import RuleRepository
@@ -81,6 +82,8 @@ class EntitlementsRuntime:
             metrics=metrics,
         )
         self.rules = RuleService(self.repo, self.versions)
+        self.changes = VersionChanges({})
+        self.versions.listen(self.changes.record)
         self._seed: dict[str, list[RuleFields]] = {}
         self._background: asyncio.Task[None] | None = None
 

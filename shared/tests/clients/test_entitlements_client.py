@@ -82,7 +82,7 @@ async def test_check_sends_the_subject_and_returns_the_decision(
     assert path == "/entitlements/check"
     assert body == {
         "user_id": "alice", "tenant_id": "tenant-a", "roles": ["trader"],
-        "action": "read", "resource": "curve:NG",
+        "action": "read", "resource": "curve:NG", "min_policy_version": 0,
     }  # fmt: skip
 
 
