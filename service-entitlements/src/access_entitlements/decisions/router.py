@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Request
 
 from access_common.errors import ErrorBody
+from access_common.responses import JsonBytesResponse
 from access_entitlements.decisions.schemas import (
-    BatchDecision,
     CheckBatchRequest,
     CheckBatchResponse,
     CheckRequest,
     CheckResponse,
 )
 from access_entitlements.decisions.service import parse_subject_of_check
+from access_entitlements.decisions.wire import body_schema, parse_body, verdict_response
 from access_entitlements.deps import DeciderDep
 
 __all__ = ["router"]
@@ -36,43 +38,44 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/check", response_model=CheckResponse, responses=_RESPONSES, summary="Decide one check"
+    "/check",
+    response_model=CheckResponse,
+    response_class=JsonBytesResponse,
+    responses=_RESPONSES,
+    openapi_extra=body_schema(CheckRequest),
+    summary="Decide one check",
 )
-async def check(body: CheckRequest, decider: DeciderDep) -> CheckResponse:
+async def check(request: Request, decider: DeciderDep) -> JsonBytesResponse:
     """Allow or deny one action on one resource; unknown tenant or no rule: deny."""
+    body = parse_body(CheckRequest, await request.body())
     subject = parse_subject_of_check(body.user_id, body.tenant_id, body.roles)
     verdict = await decider.check(subject, body.action, body.resource, body.min_policy_version)
-    return CheckResponse(
-        allow=verdict.allow,
-        ttl_seconds=verdict.ttl_seconds,
-        reason=verdict.reason,
-        rule_id=verdict.rule_id,
-        policy_version=verdict.policy_version,
-    )
+    return verdict_response(verdict)
 
 
 @router.post(
     "/check-batch",
     response_model=CheckBatchResponse,
+    response_class=JsonBytesResponse,
     responses=_RESPONSES,
+    openapi_extra=body_schema(CheckBatchRequest),
     summary="Decide up to 100 checks of one subject",
 )
-async def check_batch(body: CheckBatchRequest, decider: DeciderDep) -> CheckBatchResponse:
+async def check_batch(request: Request, decider: DeciderDep) -> JsonBytesResponse:
     """Decisions in request order, all under one policy version."""
+    body = parse_body(CheckBatchRequest, await request.body())
     subject = parse_subject_of_check(body.user_id, body.tenant_id, body.roles)
     items = [(c.action, c.resource) for c in body.checks]
     version, verdicts = await decider.check_many(subject, items, body.min_policy_version)
-    return CheckBatchResponse(
-        policy_version=version,
-        decisions=[
-            BatchDecision(
-                action=action,
-                resource=resource,
-                allow=v.allow,
-                ttl_seconds=v.ttl_seconds,
-                reason=v.reason,
-                rule_id=v.rule_id,
-            )
-            for (action, resource), v in zip(items, verdicts, strict=True)
-        ],
-    )
+    decisions = [
+        {
+            "action": action,
+            "resource": resource,
+            "allow": v.allow,
+            "ttl_seconds": v.ttl_seconds,
+            "reason": v.reason,
+            "rule_id": v.rule_id,
+        }
+        for (action, resource), v in zip(items, verdicts, strict=True)
+    ]
+    return JsonBytesResponse(orjson.dumps({"policy_version": version, "decisions": decisions}))
