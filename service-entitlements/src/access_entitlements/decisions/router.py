@@ -17,7 +17,7 @@ from access_entitlements.decisions.schemas import (
 )
 from access_entitlements.decisions.service import parse_subject_of_check
 from access_entitlements.decisions.wire import body_schema, parse_body, verdict_response
-from access_entitlements.deps import DeciderDep
+from access_entitlements.deps import decider_of
 
 __all__ = ["router"]
 
@@ -45,11 +45,13 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     openapi_extra=body_schema(CheckRequest),
     summary="Decide one check",
 )
-async def check(request: Request, decider: DeciderDep) -> JsonBytesResponse:
+async def check(request: Request) -> JsonBytesResponse:
     """Allow or deny one action on one resource; unknown tenant or no rule: deny."""
     body = parse_body(CheckRequest, await request.body())
     subject = parse_subject_of_check(body.user_id, body.tenant_id, body.roles)
-    verdict = await decider.check(subject, body.action, body.resource, body.min_policy_version)
+    verdict = await decider_of(request).check(
+        subject, body.action, body.resource, body.min_policy_version
+    )
     return verdict_response(verdict)
 
 
@@ -61,12 +63,14 @@ async def check(request: Request, decider: DeciderDep) -> JsonBytesResponse:
     openapi_extra=body_schema(CheckBatchRequest),
     summary="Decide up to 100 checks of one subject",
 )
-async def check_batch(request: Request, decider: DeciderDep) -> JsonBytesResponse:
+async def check_batch(request: Request) -> JsonBytesResponse:
     """Decisions in request order, all under one policy version."""
     body = parse_body(CheckBatchRequest, await request.body())
     subject = parse_subject_of_check(body.user_id, body.tenant_id, body.roles)
     items = [(c.action, c.resource) for c in body.checks]
-    version, verdicts = await decider.check_many(subject, items, body.min_policy_version)
+    version, verdicts = await decider_of(request).check_many(
+        subject, items, body.min_policy_version
+    )
     decisions = [
         {
             "action": action,
