@@ -1,7 +1,8 @@
-"""The adaptive TTL: minimum when unsure, up to the maximum when the hit ratio is steady."""
+"""The adaptive TTL (minimum when unsure, maximum when steady) and the bounded local tier."""
 
 from __future__ import annotations
 
+from access_entitlements.decisions.cache import Cached, LocalDecisions
 from access_entitlements.decisions.ttl import AdaptiveTtl
 
 
@@ -47,3 +48,15 @@ def test_an_unstable_ratio_shortens_the_ttl() -> None:
     ttl = AdaptiveTtl(30, 120, clock=clock)
     _window(ttl, clock, 100, 900)
     assert _window(ttl, clock, 900, 100) == 30
+
+
+def test_the_local_tier_is_bounded_and_drops_the_oldest() -> None:
+    local = LocalDecisions(max_entries=100)
+    entry = Cached(1, True, "r", "rule_allows", expires_at=100.0)
+    for i in range(250):
+        local.put(("t", f"u{i}", (), "read", "curve:X"), entry)
+    assert len(local) == 100
+    assert local.get(("t", "u149", (), "read", "curve:X"), 1, now=0.0) is None
+    assert local.get(("t", "u150", (), "read", "curve:X"), 1, now=0.0) == entry
+    assert local.get(("t", "u150", (), "read", "curve:X"), 2, now=0.0) is None  # newer version
+    assert local.get(("t", "u151", (), "read", "curve:X"), 1, now=100.0) is None  # expired

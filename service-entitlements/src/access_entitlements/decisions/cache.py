@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import orjson
@@ -42,11 +43,15 @@ class Cached:
 
 
 class LocalDecisions:
-    """In-process decisions, bounded; the oldest entry goes first when full."""
+    """In-process decisions, bounded; the oldest entry goes first when full.
+
+    An OrderedDict, not a dict: removing a plain dict's first key again and again
+    leaves holes that each ``next(iter(...))`` must skip, which grows with the size.
+    """
 
     def __init__(self, max_entries: int) -> None:
         self._max = max_entries
-        self._entries: dict[CacheKey, Cached] = {}
+        self._entries: OrderedDict[CacheKey, Cached] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -64,10 +69,10 @@ class LocalDecisions:
     def put(self, key: CacheKey, entry: Cached) -> None:
         """Keep an entry, evicting the oldest when over the bound."""
         entries = self._entries
-        entries.pop(key, None)
         entries[key] = entry
+        entries.move_to_end(key)
         if len(entries) > self._max:
-            del entries[next(iter(entries))]
+            entries.popitem(last=False)
 
     def clear(self) -> None:
         """Drop everything."""

@@ -23,6 +23,7 @@ from access_entitlements.decisions.cache import (
     LocalDecisions,
     cache_key,
 )
+from access_entitlements.decisions.schemas import MAX_BATCH
 from access_entitlements.decisions.ttl import AdaptiveTtl
 from access_entitlements.errors import (
     BatchEmpty,
@@ -124,8 +125,8 @@ class Decider:
         """Decide many pairs for one subject under one policy version, in order."""
         if not items:
             raise BatchEmpty
-        if len(items) > 100:
-            raise BatchTooLarge(details={"max_checks": 100, "checks": len(items)})
+        if len(items) > MAX_BATCH:
+            raise BatchTooLarge(details={"max_checks": MAX_BATCH, "checks": len(items)})
         pairs = [(parse_action(a), parse_resource(r)) for a, r in items]
         version = await self._version(subject.tenant_id, at_least)
         now = self._clock()
