@@ -143,3 +143,20 @@ async def test_roles_order_and_duplicates_do_not_matter(svc: Service) -> None:
     assert a.json()["rule_id"] == b.json()["rule_id"]
     metrics = (await svc.http.get("/metrics")).text
     assert 'entitlements_cache_total{outcome="hit",tier="local"} 1.0' in metrics
+
+
+async def test_one_tenants_rules_never_decide_for_another(svc: Service, auth: FakeAuth) -> None:
+    everything = {"subject": "*", "action": "*", "resource": "*", "effect": "allow"}
+    headers = auth.headers("root", "tenant-x", ["admin"])
+    assert (await svc.http.post("/entitlements/rules", json=everything, headers=headers)).is_success
+    same_user = {"user_id": "alice", "roles": ["trader"], "action": "write", "resource": "curve:X"}
+    x = await svc.check(**same_user, tenant_id="tenant-x")
+    assert x.json()["allow"] is True
+    for other in ("tenant-a", "tenant-y"):
+        answer = (await svc.check(**same_user, tenant_id=other)).json()
+        assert answer["allow"] is False and answer["rule_id"] is None
+    # A tenant's deny does not leak either.
+    deny = {"subject": "*", "action": "*", "resource": "*", "effect": "deny"}
+    y = auth.headers("root", "tenant-y", ["admin"])
+    assert (await svc.http.post("/entitlements/rules", json=deny, headers=y)).is_success
+    assert (await svc.check(**same_user, tenant_id="tenant-x")).json()["allow"] is True
