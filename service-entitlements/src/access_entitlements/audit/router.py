@@ -31,20 +31,7 @@ async def audit(
     entries, total = await rules.audit(tenant, page, limit)
     response.headers["X-Total-Count"] = str(total)
     return AuditPage(
-        items=[
-            AuditEntryOut(
-                seq=e.seq,
-                tenant_id=e.tenant_id,
-                at=e.at,
-                actor=e.actor,
-                operation=e.operation,
-                rule_id=e.rule_id,
-                before=e.before,
-                after=e.after,
-                policy_version=e.policy_version,
-            )
-            for e in entries
-        ],
+        items=[AuditEntryOut.model_validate(e, from_attributes=True) for e in entries],
         page=page,
         limit=limit,
         total=total,

@@ -70,12 +70,7 @@ class RuleOut(BaseModel):
     @classmethod
     def of(cls, rule: Rule) -> RuleOut:
         """The wire form of a rule."""
-        return cls(
-            id=rule.id, tenant_id=rule.tenant_id, subject=rule.subject, action=rule.action,
-            resource=rule.resource, effect=rule.effect.value, note=rule.note,
-            created_at=rule.created_at, updated_at=rule.updated_at,
-            created_by=rule.created_by, updated_by=rule.updated_by,
-        )  # fmt: skip
+        return cls.model_validate(rule, from_attributes=True)
 
 
 class RuleWritten(BaseModel):
