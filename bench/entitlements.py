@@ -252,8 +252,9 @@ the decision from the local tier 5, the orjson answer 2.5); cProfile of the whol
 through the ASGI app puts the rest in FastAPI's routing and request handling and in the
 platform middleware every service shares (request and trace ids, RED metrics, access
 line), which the bare route does not pay - a platform route that does nothing
-(`/health/live`) already costs about 40 µs more than the bare one. Two changes came out of it: check and check-batch read their bodies
-with pydantic-core and answer with orjson instead of FastAPI's json + response validation,
+(`/health/live`) already costs about 40 µs more than the bare one. Two changes came out of
+profiling: check and check-batch read their bodies with pydantic-core and answer with
+orjson instead of FastAPI's json + response validation,
 and they reach the decider without dependency solving. PostgreSQL is not on the hot path:
 it is read once per tenant per policy version. The machine was shared with six other
 developers' builds and tests while this ran (load average 3-5 on 2 cores): read the
