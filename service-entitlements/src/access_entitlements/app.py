@@ -17,6 +17,7 @@ from access_common.lifecycle import Resources, resources_lifespan
 from access_common.metrics import ServiceMetrics
 from access_common.settings import load_settings
 from access_entitlements.audit.router import router as audit_router
+from access_entitlements.decisions.router import fast_routes
 from access_entitlements.decisions.router import router as decisions_router
 from access_entitlements.metrics import EntitlementsMetrics
 from access_entitlements.policy.router import router as policy_router
@@ -76,7 +77,7 @@ def create_app(
             finally:
                 await runtime.close()
 
-    return build_app(
+    app = build_app(
         settings,
         service=SERVICE,
         title="254Carbon Access Entitlements",
@@ -86,3 +87,6 @@ def create_app(
         metrics=metrics,
         lifespan=lifespan,
     )
+    # check and check-batch answer from plain routes placed first (decisions/router.py).
+    app.router.routes[0:0] = fast_routes()
+    return app

@@ -160,3 +160,20 @@ async def test_one_tenants_rules_never_decide_for_another(svc: Service, auth: Fa
     y = auth.headers("root", "tenant-y", ["admin"])
     assert (await svc.http.post("/entitlements/rules", json=deny, headers=y)).is_success
     assert (await svc.check(**same_user, tenant_id="tenant-x")).json()["allow"] is True
+
+
+async def test_the_hot_routes_keep_the_platform_around_them(svc: Service) -> None:
+    answer = await svc.check(**TRADER, action="read", resource="curve:X")
+    assert answer.headers["x-request-id"] and answer.headers["traceparent"]
+    metrics = (await svc.http.get("/metrics")).text
+    assert 'http_requests_total{method="POST",route="/entitlements/check",status="200"}' in metrics
+    wrong = await svc.http.get("/entitlements/check")
+    assert wrong.status_code == 405 and wrong.json()["code"] == "METHOD_NOT_ALLOWED"
+    huge = await svc.http.post(
+        "/entitlements/check",
+        content=b"x" * 2_000_000,
+        headers={"content-type": "application/json"},
+    )
+    assert huge.status_code == 413 and huge.json()["code"] == "PAYLOAD_TOO_LARGE"
+    schema = (await svc.http.get("/openapi.json")).json()
+    assert {"/entitlements/check", "/entitlements/check-batch"} <= set(schema["paths"])
