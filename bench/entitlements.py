@@ -72,18 +72,22 @@ def tenant_rules(tenant_id: str, count: int = RULES_PER_TENANT) -> list[Rule]:
 
 
 def _evaluation_us(rules_per_tenant: int, seconds: float) -> float:
+    """µs of CPU per check: the best of five runs (a neighbour's burst only slows a run)."""
     policy = TenantPolicy("t", 1, tenant_rules("t", rules_per_tenant))
     resources = [f"curve:C{i % 60}_M{i % 12}" for i in range(500)]
     resources += [f"topic:t{i % 80}.x" for i in range(250)]
     resources += [f"instrument:I{i}" for i in range(250)]
     roles = ("analyst", "quant")
-    count = 0
-    started = time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < seconds:
-        for resource in resources:
-            policy.evaluate("u8", roles, "read", resource)
-        count += len(resources)
-    return elapsed / count * 1e6
+    best = float("inf")
+    for _ in range(5):
+        count = 0
+        started = time.process_time()
+        while (elapsed := time.process_time() - started) < seconds / 5:
+            for resource in resources:
+                policy.evaluate("u8", roles, "read", resource)
+            count += len(resources)
+        best = min(best, elapsed / count * 1e6)
+    return best
 
 
 async def _seed(store: Store, prefix: str) -> None:
@@ -229,7 +233,7 @@ TEXT = """## Entitlements service
 exact user rules, denies, one admin rule); store {label}. In-process evaluation
 of one check against a tenant's compiled policy (curves, topics, instruments mixed):
 
-| rules in the tenant | µs per check |
+| rules in the tenant | µs of CPU per check (best of 5 runs) |
 |---|---|
 | 100 | {eval_100:.1f} |
 | 1,000 | {eval_1000:.1f} |
