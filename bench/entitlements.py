@@ -384,7 +384,9 @@ async def run(*, quick: bool = False) -> str:
     )
     slo_rows = [
         f"Latency at a working rate (open loop, {SLO_RATE:,.0f} req/s, latency from the scheduled",
-        "send, bench/load.py); the seed's SLO is p95 < 25 ms:",
+        "send, bench/load.py; the seed's SLO is p95 < 25 ms). The generator is Python on the",
+        "same 2 cores as both servers and the neighbours' work: these rows mean something only",
+        "when the load average is well under the core count (see the end of this section).",
         "",
         "| server | target req/s | achieved req/s | p50 ms | p95 ms | p99 ms | 200s | errors |",
         "|---|---|---|---|---|---|---|---|",
