@@ -73,7 +73,8 @@ class LocalDecisions:
     def put(self, key: CacheKey, entry: Cached) -> None:
         """Keep an entry, evicting the oldest when over the bound."""
         entries = self._entries
-        entries[key] = tuple(entry)  # a plain tuple: see the class docstring
+        # A plain tuple, not the NamedTuple itself: see the class docstring.
+        entries[key] = (entry.version, entry.allow, entry.rule_id, entry.reason, entry.expires_at)
         entries.move_to_end(key)
         if len(entries) > self._max:
             entries.popitem(last=False)
