@@ -112,6 +112,10 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("ACCESS_ENV", "local")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault(
+        "ACCESS_ENTITLEMENTS_POLICY_FILE",
+        str(REPO / "service-entitlements" / "policy" / "local.yaml"),
+    )
     ports = dict(SERVICES)
     busy = [f"{n} ({p})" for n, p in ports.items() if port_in_use(p)]
     procs: dict[str, subprocess.Popen[bytes]] = {}

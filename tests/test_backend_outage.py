@@ -71,7 +71,9 @@ async def outage_and_recovery(client: httpx.AsyncClient, server: LocalServer, na
     await wait_for(client, name, "down", within=5)
     health = (await client.get("/health")).json()
     assert health["status"] == "degraded"
-    assert (await client.get("/health/ready")).status_code == 503
+    # Entitlements keeps serving cached decisions and loaded policies without PostgreSQL,
+    # so its store does not gate readiness (docs/entitlements.md); the others' backends do.
+    assert (await client.get("/health/ready")).status_code == (200 if name == "postgres" else 503)
     assert (await client.get("/health/live")).status_code == 200
     await asyncio.to_thread(server.start)
     await wait_for(client, name, "ok", within=20)

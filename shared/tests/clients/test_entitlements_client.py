@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -82,7 +84,7 @@ async def test_check_sends_the_subject_and_returns_the_decision(
     assert path == "/entitlements/check"
     assert body == {
         "user_id": "alice", "tenant_id": "tenant-a", "roles": ["trader"],
-        "action": "read", "resource": "curve:NG",
+        "action": "read", "resource": "curve:NG", "min_policy_version": 0,
     }  # fmt: skip
 
 
@@ -198,3 +200,45 @@ async def test_the_cache_is_bounded(service: FakeService) -> None:
         await client.check(ALICE, "read", f"curve:{name}")
     assert client.cached(ALICE, "read", "curve:a") is None
     assert client.cached(ALICE, "read", "curve:c") is not None
+
+
+async def test_following_policy_versions_drops_decisions_and_sends_the_token() -> None:
+    polls: list[str] = []
+    answers: list[httpx.Response] = [
+        httpx.Response(200, json={"cursor": "e:1", "full": True, "versions": {"tenant-a": 1}}),
+        httpx.Response(200, json={"cursor": "e:2", "full": False, "versions": {"tenant-a": 3}}),
+        httpx.Response(503, json={"trace_id": "t", "code": "X", "message": "m", "details": {}}),
+    ]
+    service = FakeService()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/policy-versions"):
+            polls.append(str(request.url.params.get("cursor")))
+            if answers:
+                return answers.pop(0)
+            raise httpx.ConnectError("gone")
+        return service(request)
+
+    http = HttpClient(transport=httpx.MockTransport(handler), retries=0)
+    client = EntitlementsClient(http, "http://entitlements")
+    assert (await client.check(ALICE, "read", "curve:NG")).policy_version == 1
+    follower = asyncio.create_task(client.follow_policy_versions(wait=0.1))
+    for _ in range(100):
+        if client.policy_version("tenant-a") == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert client.policy_version("tenant-a") == 3
+    assert client.cached(ALICE, "read", "curve:NG") is None  # made under version 1
+    service.version = 3
+    await client.check(ALICE, "read", "curve:NG")
+    assert service.calls[-1][1]["min_policy_version"] == 3
+    for _ in range(100):
+        if len(polls) >= 4 and not client.following:
+            break
+        await asyncio.sleep(0.01)
+    # After a failure the next poll starts over without a cursor (a full map).
+    assert polls[:2] == ["None", "e:1"] and not client.following
+    follower.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await follower
+    await http.aclose()

@@ -5,10 +5,20 @@ user costs no round trip. Each decision carries the tenant's policy version; onc
 version of a tenant is seen (in any answer, or told through
 :meth:`EntitlementsClient.observe_policy_version`), every decision made under an older
 one is dropped, never served again. Errors fail closed: they raise, never allow.
+
+To learn a rule change at once rather than after the TTL, run
+:meth:`EntitlementsClient.follow_policy_versions` as a background task: it long-polls
+``GET /entitlements/policy-versions`` and observes every tenant's new version the moment
+the service knows it. Each check also sends the newest version the client has seen as
+``min_policy_version``, so a replica that has not heard of it yet reads it from its
+store first (a consistency token, like SpiceDB's zookies): a decision older than what
+the client already knows is never made.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -19,10 +29,15 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from access_common.clients._errors import raise_for_peer_error
-from access_common.errors import DependencyUnavailable
+from access_common.errors import AccessError, DependencyUnavailable
 from access_common.http import HttpClient
 
 __all__ = ["MAX_BATCH", "Decision", "EntitlementsClient", "Subject"]
+
+logger = logging.getLogger("access_common.clients.entitlements")
+
+_FOLLOW_RETRY_MIN = 0.2
+_FOLLOW_RETRY_MAX = 5.0
 
 # The service refuses larger batches (BATCH_TOO_LARGE); the client splits for its callers.
 MAX_BATCH = 100
@@ -65,6 +80,14 @@ class _BatchAnswer(BaseModel):
     decisions: list[_BatchItem]
 
 
+class _VersionChanges(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    cursor: str
+    full: bool
+    versions: dict[str, int]
+
+
 _Key = tuple[str, str, tuple[str, ...], str, str]
 
 
@@ -83,6 +106,8 @@ class EntitlementsClient:
         base = base_url.rstrip("/")
         self._check_url = base + "/entitlements/check"
         self._batch_url = base + "/entitlements/check-batch"
+        self._versions_url = base + "/entitlements/policy-versions"
+        self.following = False
         self._max_entries = max_entries
         self._clock = clock
         self._cache: OrderedDict[_Key, tuple[float, Decision]] = OrderedDict()
@@ -143,6 +168,7 @@ class EntitlementsClient:
             "roles": list(subject.roles),
             "action": action,
             "resource": resource,
+            "min_policy_version": self._versions.get(subject.tenant_id, 0),
         }
         response = await self._post(self._check_url, body)
         try:
@@ -165,6 +191,7 @@ class EntitlementsClient:
                 "tenant_id": subject.tenant_id,
                 "roles": list(subject.roles),
                 "checks": [{"action": items[i][0], "resource": items[i][1]} for i in chunk],
+                "min_policy_version": self._versions.get(subject.tenant_id, 0),
             }
             response = await self._post(self._batch_url, body)
             try:
@@ -178,6 +205,37 @@ class EntitlementsClient:
                 self._remember(self._key(subject, *items[index]), decision)
                 results[index] = decision
         return [d for d in results if d is not None]
+
+    async def follow_policy_versions(self, *, wait: float = 1.0) -> None:
+        """Observe every tenant's new policy version as soon as the service has it.
+
+        Runs until cancelled (start it with ``asyncio.create_task``). ``wait`` is how long
+        one poll waits for a change; keep it under the HTTP client's timeout. While the
+        service cannot be reached, ``following`` is False, cached decisions live out
+        their TTL (at most 120 s) and polls are retried with a backoff.
+        """
+        cursor: str | None = None
+        delay = _FOLLOW_RETRY_MIN
+        url = f"{self._versions_url}?wait={wait:g}"
+        while True:
+            try:
+                target = url if cursor is None else f"{url}&cursor={cursor}"
+                response = await self._http.get(target)
+                raise_for_peer_error(response, "entitlements")
+                answer = _VersionChanges.model_validate_json(response.content)
+            except (AccessError, ValidationError):
+                if self.following:
+                    logger.warning("lost the entitlements policy-version feed; retrying")
+                self.following = False
+                cursor = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _FOLLOW_RETRY_MAX)
+                continue
+            delay = _FOLLOW_RETRY_MIN
+            for tenant_id, version in answer.versions.items():
+                self.observe_policy_version(tenant_id, version)
+            cursor = answer.cursor
+            self.following = True
 
     async def _post(self, url: str, body: object) -> httpx.Response:
         # Checks change nothing, so a transport failure may be retried.

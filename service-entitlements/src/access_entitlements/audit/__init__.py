@@ -1,0 +1,1 @@
+"""The audit trail of rule changes, per tenant."""

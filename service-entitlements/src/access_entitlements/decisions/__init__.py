@@ -1,0 +1,1 @@
+"""Decisions: check and check-batch, the two-tier cache and the adaptive TTL."""

@@ -1,0 +1,1 @@
+"""Per-tenant policy: versions, their propagation between replicas, compiled rules, bootstrap."""

@@ -1,0 +1,1 @@
+"""Rules: the model, the pattern compiler, the evaluator, storage and the admin API."""
