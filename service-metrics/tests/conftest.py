@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 
 from access_metrics.app import create_app
 from access_metrics.settings import MetricsSettings
+from access_metrics.testing import served
 
 Serve = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -26,15 +25,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("ACCESS_") and not name.startswith("ACCESS_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("ACCESS_STATE_DIR", str(tmp_path / "state"))
-
-
-@asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and yield a client that calls it in process."""
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
-            yield client
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ class MetricsRuntime:
         self.validator = SampleValidator(
             self.registry,
             store.register,
+            store.families,
             Limits(
                 max_labels=settings.metrics_max_labels,
                 max_label_value_length=settings.metrics_max_label_value_length,
@@ -71,7 +72,7 @@ class MetricsRuntime:
         try:
             if not await self.store.exporting():
                 return [], False
-            states = await self.store.snapshot()
+            states = await self.store.snapshot(self.registry.families())
         except AccessError as exc:
             # The scrape still gets this replica's own metrics (refusals, latency).
             logger.warning("pushed series not exposed: %s", exc.code, extra={"code": exc.code})

@@ -38,6 +38,7 @@ _MAX_HELP = 500
 _MAX_BUCKETS = 50
 
 Register = Callable[[FamilySpec], Awaitable[FamilySpec]]
+Stored = Callable[[], Awaitable[list[FamilySpec]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,12 @@ class Limits:
 class SampleValidator:
     """Validate samples against Prometheus's rules and the families already known."""
 
-    def __init__(self, registry: FamilyRegistry, register: Register, limits: Limits) -> None:
+    def __init__(
+        self, registry: FamilyRegistry, register: Register, stored: Stored, limits: Limits
+    ) -> None:
         self.registry = registry
         self._register = register
+        self._stored = stored
         self.limits = limits
 
     async def op(self, raw: Any, index: int) -> Op:
@@ -138,6 +142,12 @@ class SampleValidator:
             help=help_text,
             buckets=buckets,
         )
+        known = self.registry.existing(candidate, name)
+        if known is not None:
+            return known
+        # New here: another replica (or an earlier run) may have claimed the name since.
+        for spec in await self._stored():
+            self.registry.add(spec)
         known = self.registry.existing(candidate, name)
         if known is not None:
             return known

@@ -21,6 +21,10 @@ class MemorySeriesStore:
         """Nothing to load."""
         return []
 
+    async def families(self) -> list[FamilySpec]:
+        """Nothing beyond what the registry holds."""
+        return []
+
     async def register(self, spec: FamilySpec) -> FamilySpec:
         """Registration is local: the registry already checked the name."""
         self._states.setdefault(spec.name, FamilyState(spec))
@@ -38,7 +42,7 @@ class MemorySeriesStore:
             state.apply(op.key, op.value)
         return refused
 
-    async def snapshot(self) -> list[FamilyState]:
+    async def snapshot(self, known: Sequence[FamilySpec]) -> list[FamilyState]:
         """The live states (rendered before the next await, so consistent)."""
         return list(self._states.values())
 

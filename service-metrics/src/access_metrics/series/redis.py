@@ -97,6 +97,10 @@ class RedisSeriesStore:
 
     async def start(self) -> list[FamilySpec]:
         """The families every replica registered so far."""
+        return await self.families()
+
+    async def families(self) -> list[FamilySpec]:
+        """The families every replica registered so far."""
         raw = await _call(self._redis.hgetall(f"{self.prefix}:families"))
         return [FamilySpec.from_json(value) for value in raw.values()]
 
@@ -120,9 +124,17 @@ class RedisSeriesStore:
         refused = await _call(self._apply(args=args))
         return [ops[int(position)].index for position in refused]
 
-    async def snapshot(self) -> list[FamilyState]:
-        """Read every family and its series (one pipeline)."""
-        specs = await self.start()
+    async def snapshot(self, known: Sequence[FamilySpec]) -> list[FamilyState]:
+        """Read every family and its series (one pipeline).
+
+        A family this replica knows but Redis lost (a Redis restarted without
+        persistence) is registered again, so its new series are exposed.
+        """
+        stored = {spec.name: spec for spec in await self.families()}
+        for spec in known:
+            if spec.name not in stored:
+                stored[spec.name] = await self.register(spec)
+        specs = list(stored.values())
         async with self._redis.pipeline(transaction=False) as pipe:
             for spec in specs:
                 pipe.hgetall(f"{self.prefix}:data:{spec.name}")

@@ -23,6 +23,10 @@ class SeriesStore(Protocol):
         """Connect if needed; return the families already stored (empty in memory)."""
         ...
 
+    async def families(self) -> list[FamilySpec]:
+        """Every family registered by any replica (empty in memory: the registry has them)."""
+        ...
+
     async def register(self, spec: FamilySpec) -> FamilySpec:
         """Register a new family; return the stored one (another replica's may differ)."""
         ...
@@ -31,8 +35,8 @@ class SeriesStore(Protocol):
         """Aggregate the ops atomically; return the indexes refused by the series cap."""
         ...
 
-    async def snapshot(self) -> list[FamilyState]:
-        """The current state of every family (other replicas' too), for one scrape."""
+    async def snapshot(self, known: Sequence[FamilySpec]) -> list[FamilyState]:
+        """The state of every family: ``known`` ones and other replicas', for one scrape."""
         ...
 
     async def exporting(self) -> bool:
