@@ -40,11 +40,20 @@ class ServiceProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start it and wait until /health/live answers."""
+        self.launch()
+        self.wait(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting (start several, then wait for each)."""
         with (self.logs / f"{self.name}-{self.port}.log").open("ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", f"access_{self.name}"],
                 cwd=REPO, env=self.env, stdout=log, stderr=log, start_new_session=True,
             )  # fmt: skip
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Wait until /health/live answers; stop and raise if it does not in time."""
+        assert self._proc is not None
         deadline = time.monotonic() + timeout
         while True:
             try:
