@@ -15,7 +15,7 @@ from pathlib import Path
 
 from access_common.testing import free_port
 
-__all__ = ["ServiceProcess", "running"]
+__all__ = ["ServiceProcess", "running", "running_together"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,3 +88,18 @@ def running(name: str, logs: Path, **env: str) -> Iterator[ServiceProcess]:
         yield service
     finally:
         service.stop()
+
+
+@contextlib.contextmanager
+def running_together(
+    logs: Path, env: dict[str, str], *names: str
+) -> Iterator[tuple[ServiceProcess, ...]]:
+    """Several services with the same environment, started in parallel."""
+    services = tuple(ServiceProcess(name, env, logs) for name in names)
+    with contextlib.ExitStack() as stop:
+        for service in services:
+            service.launch()
+            stop.callback(service.stop)
+        for service in services:
+            service.wait()
+        yield services
