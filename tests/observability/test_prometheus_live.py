@@ -3,7 +3,7 @@
 Drives traffic through auth (dev tokens verified and refused), entitlements, gateway,
 streaming and the metrics service (pushed samples, one refused), then asks Prometheus's
 HTTP API each dashboard panel's query and the state of the loaded alert rules.
-Set ACCESS_OBSERVABILITY_PICTURES=<dir> (and ACCESS_OBSERVABILITY_DEMO_SECONDS) to also
+Set ACCESS_TEST_OBSERVABILITY_PICTURES=<dir> (and ACCESS_TEST_OBSERVABILITY_DEMO_SECONDS) to also
 render every dashboard with matplotlib from the same run (docs/observability.md).
 """
 
@@ -98,12 +98,14 @@ def panels() -> list[tuple[str, str, list[str]]]:
     ]
 
 
+@pytest.mark.timeout(900)  # a demo run for the docs' pictures may drive traffic for minutes
 def test_prometheus_scrapes_every_service_loads_the_rules_and_panels_show_data(
     stack: dict[str, ServiceProcess], tmp_path: Path
 ) -> None:
     jobs = {name: f"127.0.0.1:{service.port}" for name, service in stack.items()}
     with prometheus(jobs, tmp_path) as prom:
-        drive_traffic(stack, float(os.environ.get("ACCESS_OBSERVABILITY_DEMO_SECONDS", "4")))
+        started = time.monotonic()
+        drive_traffic(stack, float(os.environ.get("ACCESS_TEST_OBSERVABILITY_DEMO_SECONDS", "4")))
         wait_for(lambda: len(prom.query("up == 1")) == len(SERVICES), "every target up")
 
         groups = prom.rule_groups()
@@ -118,10 +120,11 @@ def test_prometheus_scrapes_every_service_loads_the_rules_and_panels_show_data(
         assert not empty, f"panels without data: {empty}"
         assert checked >= 20
 
-        pictures = os.environ.get("ACCESS_OBSERVABILITY_PICTURES")
+        pictures = os.environ.get("ACCESS_TEST_OBSERVABILITY_PICTURES")
         if pictures:
             subprocess.run(
-                [sys.executable, "-m", "scripts.observability.pictures", prom.url, pictures],
+                [sys.executable, "-m", "scripts.observability.pictures", prom.url, pictures,
+                 str(time.monotonic() - started)],
                 cwd=REPO, check=True,
             )  # fmt: skip
 
