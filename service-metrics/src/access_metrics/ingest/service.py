@@ -43,16 +43,7 @@ def _samples(body: bytes, max_samples: int) -> list[Any]:
 
 async def _validate(runtime: MetricsRuntime, samples: list[Any]) -> list[Op]:
     """Every sample's op, or raise the first error with every error listed in details."""
-    ops: list[Op] = []
-    errors: list[AccessError] = []
-    op = runtime.validator.op
-    for index, raw in enumerate(samples):
-        try:
-            ops.append(await op(raw, index))
-        except BackendError:
-            raise
-        except AccessError as exc:
-            errors.append(exc)
+    ops, errors = await runtime.validator.ops(samples)
     if not errors:
         return ops
     for error in errors:
@@ -101,7 +92,7 @@ async def track(runtime: MetricsRuntime, body: bytes) -> TrackResponse:
     refused_set = set(refused)
     by_type: dict[str, int] = {}
     for op in ops:
-        if op.index not in refused_set:
+        if op.at not in refused_set:
             kind = op.family.type.value
             by_type[kind] = by_type.get(kind, 0) + 1
     for kind, count in by_type.items():
@@ -111,8 +102,8 @@ async def track(runtime: MetricsRuntime, body: bytes) -> TrackResponse:
         accepted=len(ops) - len(refused),
         refused=len(refused),
         refusals=[
-            Refusal(index=op.index, code="SERIES_LIMIT_EXCEEDED", metric=op.family.name)
+            Refusal(index=op.at, code="SERIES_LIMIT_EXCEEDED", metric=op.family.name)
             for op in ops
-            if op.index in refused_set
+            if op.at in refused_set
         ][:_MAX_REPORTED],
     )

@@ -36,8 +36,8 @@ class MemorySeriesStore:
         states = self._states
         for op in ops:
             state = states[op.family.name]
-            if len(state) >= max_series and op.key not in state:
-                refused.append(op.index)
+            if op.key not in state and len(state) >= max_series:
+                refused.append(op.at)
                 continue
             state.apply(op.key, op.value)
         return refused

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -47,6 +47,11 @@ class FamilySpec:
     label_names: tuple[str, ...]
     help: str
     buckets: tuple[float, ...] = ()
+    user_labels: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The pusher's label names (all but the leading `service`), for the hot path.
+        object.__setattr__(self, "user_labels", self.label_names[1:])
 
     def sample_names(self) -> tuple[str, ...]:
         """Every sample name this family exposes (a clash with another family is refused)."""
@@ -86,14 +91,13 @@ class FamilySpec:
         return bisect_left(self.buckets, value)
 
 
-@dataclass(slots=True)
-class Op:
+class Op(NamedTuple):
     """One validated sample, ready to apply: its family, series key and value."""
 
     family: FamilySpec
     key: SeriesKey
     value: float
-    index: int
+    at: int  # the sample's position in its request
 
 
 @dataclass(slots=True)

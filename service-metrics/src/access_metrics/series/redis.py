@@ -122,7 +122,7 @@ class RedisSeriesStore:
             bucket = spec.bucket_index(op.value) if spec.type is MetricType.HISTOGRAM else 0
             args += (_KIND[spec.type], spec.name, orjson.dumps(op.key), repr(op.value), bucket)
         refused = await _call(self._apply(args=args))
-        return [ops[int(position)].index for position in refused]
+        return [ops[int(position)].at for position in refused]
 
     async def snapshot(self, known: Sequence[FamilySpec]) -> list[FamilyState]:
         """Read every family and its series (one pipeline).
