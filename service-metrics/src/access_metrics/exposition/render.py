@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from itertools import accumulate
 
 from access_metrics.series.model import FamilySpec, FamilyState, MetricType, SeriesKey
 
@@ -50,19 +51,19 @@ class Renderer:
     """Renders families; remembers each series' escaped label part between scrapes."""
 
     def __init__(self) -> None:
-        self._labels: dict[tuple[tuple[str, ...], SeriesKey], str] = {}
+        self._parts: dict[tuple[str, tuple[str, ...]], dict[SeriesKey, str]] = {}
 
-    def _label_part(self, spec: FamilySpec, key: SeriesKey) -> str:
-        """``{a="x",b="y"`` (no closing brace: histograms append ``le``)."""
-        cache_key = (spec.label_names, key)
-        part = self._labels.get(cache_key)
-        if part is None:
-            pairs = ",".join(
-                f'{name}="{_escape_label(value)}"'
-                for name, value in zip(spec.label_names, key, strict=True)
-            )
-            part = self._labels[cache_key] = "{" + pairs
-        return part
+    def _label_parts(self, spec: FamilySpec) -> dict[SeriesKey, str]:
+        """The family's cache of ``{a="x",b="y"`` per series (histograms append ``le``)."""
+        return self._parts.setdefault((spec.name, spec.label_names), {})
+
+    @staticmethod
+    def _label_part(spec: FamilySpec, key: SeriesKey) -> str:
+        pairs = ",".join(
+            f'{name}="{_escape_label(value)}"'
+            for name, value in zip(spec.label_names, key, strict=True)
+        )
+        return "{" + pairs
 
     def render(self, states: Iterable[FamilyState], *, openmetrics: bool) -> str:
         """The exposition of ``states`` (without OpenMetrics' final ``# EOF``)."""
@@ -79,20 +80,27 @@ class Renderer:
         head = name if openmetrics or kind is not MetricType.COUNTER else f"{name}_total"
         out.append(f"# HELP {head} {_escape_help(spec.help, openmetrics)}\n")
         out.append(f"# TYPE {head} {kind.value}\n")
-        part = self._label_part
-        if kind is MetricType.GAUGE:
-            out.extend(f"{name}{part(spec, k)}}} {number(v)}\n" for k, v in state.values.items())
+        parts = self._label_parts(spec)
+        label_part = self._label_part
+        isfinite = math.isfinite
+        if kind is not MetricType.HISTOGRAM:
+            sample = f"{name}_total" if kind is MetricType.COUNTER else name
+            for key, value in state.values.items():
+                part = parts.get(key)
+                if part is None:
+                    part = parts[key] = label_part(spec, key)
+                text = repr(value) if isfinite(value) else number(value)
+                out.append(f"{sample}{part}}} {text}\n")
             return
-        if kind is MetricType.COUNTER:
-            sample = f"{name}_total"
-            out.extend(f"{sample}{part(spec, k)}}} {number(v)}\n" for k, v in state.values.items())
-            return
-        bounds = [*(number(b) for b in spec.buckets), "+Inf"]
+        bounds = [f',le="{number(b)}"}} ' for b in spec.buckets] + [',le="+Inf"} ']
         for key, counts in state.histograms.items():
-            labels = part(spec, key)
-            cumulative = 0.0
-            for bound, count in zip(bounds, counts, strict=False):
-                cumulative += count
-                out.append(f'{name}_bucket{labels},le="{bound}"}} {cumulative!r}\n')
-            out.append(f"{name}_count{labels}}} {counts[-1]!r}\n")
-            out.append(f"{name}_sum{labels}}} {number(counts[-2])}\n")
+            part = parts.get(key)
+            if part is None:
+                part = parts[key] = label_part(spec, key)
+            prefix = f"{name}_bucket{part}"
+            out.extend(
+                f"{prefix}{bound}{cumulative!r}\n"
+                for bound, cumulative in zip(bounds, accumulate(counts[:-2]), strict=True)
+            )
+            out.append(f"{name}_count{part}}} {counts[-1]!r}\n")
+            out.append(f"{name}_sum{part}}} {number(counts[-2])}\n")
