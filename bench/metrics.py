@@ -64,31 +64,33 @@ def _row(name: str, result: LoadResult) -> str:
 
 
 async def _http(rates: list[float], duration: float) -> tuple[list[str], float, float]:
+    """Both servers up at once, each rate run on one then the other (load drifts cancel)."""
     body = _batch()
-    rows: list[str] = []
+    metrics_rows: list[str] = []
+    bare_rows: list[str] = []
     best = {"metrics": 0.0, "bare": 0.0}
-    port = new_port()
+    port, bare_port = new_port(), new_port()
     env = {
         "ACCESS_ENV": "local",
         "ACCESS_PORT": str(port),
         "ACCESS_LOG_LEVEL": "warning",
         "ACCESS_STATE_DIR": tempfile.mkdtemp(prefix="access-bench-"),
     }
-    with serving([sys.executable, "-m", "access_metrics"], env, port, "/health/live"):
+    with (
+        serving([sys.executable, "-m", "access_metrics"], env, port, "/health/live"),
+        serving(uvicorn_argv("bench.bare_track:app", bare_port), {}, bare_port, "/docs"),
+    ):
         for rate in rates:
-            result = await run_load("127.0.0.1", port, _request(port, body), rate=rate,
-                                    duration=duration)  # fmt: skip
-            rows.append(_row("metrics POST /metrics/track", result))
-            if result.statuses.get(200, 0) == len(result.latencies):
-                best["metrics"] = max(best["metrics"], result.achieved_rps)
-    bare_port = new_port()
-    with serving(uvicorn_argv("bench.bare_track:app", bare_port), {}, bare_port, "/docs"):
-        for rate in rates:
-            result = await run_load("127.0.0.1", bare_port, _request(bare_port, body), rate=rate,
-                                    duration=duration)  # fmt: skip
-            rows.append(_row("bare FastAPI route (parses the body)", result))
-            best["bare"] = max(best["bare"], result.achieved_rps)
-    return rows, best["metrics"], best["bare"]
+            for name, target, rows in (("metrics", port, metrics_rows),
+                                       ("bare", bare_port, bare_rows)):  # fmt: skip
+                result = await run_load("127.0.0.1", target, _request(target, body), rate=rate,
+                                        duration=duration)  # fmt: skip
+                label = ("metrics POST /metrics/track" if name == "metrics"
+                         else "bare FastAPI route (parses the body)")  # fmt: skip
+                rows.append(_row(label, result))
+                if result.statuses.get(200, 0) == len(result.latencies):
+                    best[name] = max(best[name], result.achieved_rps)
+    return metrics_rows + bare_rows, best["metrics"], best["bare"]
 
 
 def _kind(family: int, histograms: bool) -> MetricType:
@@ -190,7 +192,7 @@ async def run(*, quick: bool = False) -> str:
             header,
             *rows,
             "",
-            f"Highest rate served in full: metrics service {metrics_best:,.0f} req/s "
+            f"Highest throughput (every answer a 200): metrics service {metrics_best:,.0f} req/s "
             f"({metrics_best * BATCH:,.0f} samples/s), bare route {bare_best:,.0f} req/s: "
             f"**{ratio:.0%}** of the bare route (target: at least 60%).",
             "",
