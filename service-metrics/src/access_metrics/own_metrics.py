@@ -26,7 +26,8 @@ class IngestMetrics:
         )
         self.refused = Counter(
             "metrics_samples_refused_total",
-            "Pushed samples refused, by reason (the error code, lowercased)",
+            "Pushed samples refused, by reason: the error code, lowercased; batch_refused for "
+            "valid samples of a request refused for another sample",
             ("reason",),
             registry=registry,
         )
@@ -61,6 +62,7 @@ class IngestMetrics:
             "metric_name_conflict",
             "batch_too_large",
             "backend_unavailable",
+            "batch_refused",
         ):
             self.refused.labels(reason)
         for kind in ("counter", "gauge", "histogram"):

@@ -160,3 +160,7 @@ async def test_refusals_are_counted_by_reason(client: httpx.AsyncClient) -> None
     assert refused[(("reason", "invalid_json"),)] == 1
     assert refused[(("reason", "invalid_value"),)] == 1
     assert refused[(("reason", "invalid_metric_name"),)] == 1
+    await client.post("/metrics/track", json={"samples": [sample(), sample(value=-1)]})
+    refused = parse_scrape((await client.get("/metrics")).text)["metrics_samples_refused_total"]
+    assert refused[(("reason", "invalid_value"),)] == 2
+    assert refused[(("reason", "batch_refused"),)] == 1

@@ -48,6 +48,9 @@ async def _validate(runtime: MetricsRuntime, samples: list[Any]) -> list[Op]:
         return ops
     for error in errors:
         runtime.own.refuse(error.code)
+    if len(samples) > len(errors):
+        # Valid samples of a refused request are not applied either: count them too.
+        runtime.own.refuse("batch_refused", len(samples) - len(errors))
     first = errors[0]
     listed = [
         {"index": e.details.get("index"), "code": e.code, "message": e.message}
