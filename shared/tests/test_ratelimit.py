@@ -1,0 +1,145 @@
+"""RateLimiter: fixed windows, one budget across replicas, warm local fallback and back."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from access_common.backends.memory_kv import MemoryKeyValue
+from access_common.backends.redis_kv import RedisKeyValue
+from access_common.errors import BackendError
+from access_common.ratelimit import Limit, RateLimiter
+from access_common.testing import backend_url
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Flaky(MemoryKeyValue):
+    """A key-value store whose connection can be cut."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        if self.down:
+            raise BackendError("cut")
+        return await super().incr(key, amount, ttl=ttl)
+
+
+def degraded(limiter: RateLimiter) -> bool:
+    # A function, so mypy does not carry a narrowed property across the awaits.
+    return limiter.degraded
+
+
+async def test_within_and_over_the_limit() -> None:
+    clock = Clock()
+    limiter = RateLimiter(MemoryKeyValue(), clock=clock)
+    limit = Limit(3, 60)
+    decisions = [await limiter.hit("user:alice", limit) for _ in range(4)]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions] == [2, 1, 0, 0]
+    refused = decisions[-1]
+    assert refused.retry_after == pytest.approx(20.0)
+    assert refused.headers() == {
+        "RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "20",
+        "Retry-After": "20",
+    }  # fmt: skip
+    assert "Retry-After" not in decisions[0].headers()
+
+
+async def test_a_new_window_starts_a_new_count() -> None:
+    clock = Clock()
+    limiter = RateLimiter(MemoryKeyValue(), clock=clock)
+    limit = Limit(1, 60)
+    assert (await limiter.hit("k", limit)).allowed
+    assert not (await limiter.hit("k", limit)).allowed
+    clock.now += 60
+    assert (await limiter.hit("k", limit)).allowed
+
+
+async def test_keys_are_independent() -> None:
+    limiter = RateLimiter(MemoryKeyValue(), clock=Clock())
+    limit = Limit(1, 60)
+    assert (await limiter.hit("user:a", limit)).allowed
+    assert (await limiter.hit("user:b", limit)).allowed
+
+
+async def test_without_a_store_it_counts_in_process() -> None:
+    limiter = RateLimiter(None, clock=Clock())
+    limit = Limit(2, 10)
+    assert [(await limiter.hit("k", limit)).allowed for _ in range(3)] == [True, True, False]
+    assert not limiter.degraded
+
+
+def test_limits_are_validated() -> None:
+    with pytest.raises(ValueError, match="requests"):
+        Limit(0, 60)
+    with pytest.raises(ValueError, match="window"):
+        Limit(1, 0)
+
+
+async def test_store_loss_switches_to_a_warm_share_and_back() -> None:
+    clock, ticks = Clock(), Clock(0.0)
+    kv = Flaky()
+    limiter = RateLimiter(kv, replicas=2, clock=clock, monotonic=ticks, retry_seconds=1.0)
+    limit = Limit(10, 60)
+    for _ in range(4):
+        assert (await limiter.hit("k", limit)).allowed
+    kv.down = True
+    # 6 left when the store went away; this replica takes half of them, at once.
+    local = [await limiter.hit("k", limit) for _ in range(4)]
+    assert [d.allowed for d in local] == [True, True, True, False]
+    assert [d.remaining for d in local] == [2, 1, 0, 0]
+    assert degraded(limiter)
+    assert limiter.switches == 1
+    kv.down = False
+    ticks.now += 1.5
+    back = await limiter.hit("k", limit)
+    assert not degraded(limiter)
+    # The hits counted alone are carried into the shared count: 4 + 4 + 1.
+    assert await kv.get("rl:k:60:16666") == b"9"
+    assert back.allowed and back.remaining == 1
+
+
+async def test_a_down_store_is_not_asked_on_every_hit() -> None:
+    ticks = Clock(0.0)
+    kv = Flaky()
+    kv.down = True
+    calls = 0
+    original = kv.incr
+
+    async def counting(key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        nonlocal calls
+        calls += 1
+        return await original(key, amount, ttl=ttl)
+
+    kv.incr = counting  # type: ignore[method-assign]
+    limiter = RateLimiter(kv, clock=Clock(), monotonic=ticks, retry_seconds=5.0)
+    for _ in range(10):
+        await limiter.hit("k", Limit(100, 60))
+    assert calls == 1
+    assert limiter.switches == 1
+
+
+@pytest.mark.redis
+async def test_two_replicas_share_one_budget_in_redis() -> None:
+    url = backend_url("redis")
+    first, second = RedisKeyValue(url), RedisKeyValue(url)
+    try:
+        prefix = f"rltest-{uuid.uuid4().hex}"
+        a = RateLimiter(first, prefix=prefix)
+        b = RateLimiter(second, prefix=prefix)
+        limit = Limit(5, 60)
+        answers = [await (a if i % 2 else b).hit("user:alice", limit) for i in range(7)]
+        assert [d.allowed for d in answers] == [True] * 5 + [False] * 2
+    finally:
+        await first.close()
+        await second.close()
