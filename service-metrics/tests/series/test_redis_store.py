@@ -138,3 +138,17 @@ async def test_redis_down_refuses_with_503_and_recovers_without_restart(prefix: 
                 await asyncio.sleep(0.1)
             assert (await client.get("/health")).json()["dependencies"]["redis"] == "ok"
             assert await pushed_total(client) >= 1
+
+
+async def test_a_replica_takes_over_when_the_exporter_dies_without_releasing(prefix: str) -> None:
+    redis = Redis.from_url(backend_url("redis"))
+    # A replica that died holding the lease: nobody releases it, it expires.
+    await redis.set(f"{prefix}:exporter", b"dead-replica", px=600)
+    await redis.aclose()
+    async with replica(prefix, "b", metrics_export_lease_seconds=0.6) as b:
+        await b.post("/metrics/track", json=sample(value=4))
+        assert await pushed_total(b) == 0  # the dead replica still holds the lease
+        await asyncio.sleep(0.7)
+        assert await pushed_total(b) == 4
+        leader = parse_scrape((await b.get("/metrics")).text)["metrics_exporter_leader"]
+        assert leader == {(): 1.0}
