@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from access_metrics.series.model import FamilySpec, FamilyState, Op
+from access_metrics.series.model import FamilySpec, FamilyState, MetricType, Op
 
 __all__ = ["MemorySeriesStore"]
 
@@ -34,12 +34,20 @@ class MemorySeriesStore:
         """Aggregate; a new series of a family at ``max_series`` is refused."""
         refused: list[int] = []
         states = self._states
-        for op in ops:
-            state = states[op.family.name]
-            if op.key not in state and len(state) >= max_series:
-                refused.append(op.at)
-                continue
-            state.apply(op.key, op.value)
+        counter, gauge = MetricType.COUNTER, MetricType.GAUGE
+        for spec, key, value, at in ops:
+            state = states[spec.name]
+            kind = spec.type
+            series = state.values if kind is counter or kind is gauge else state.histograms
+            if key not in series and len(series) >= max_series:
+                refused.append(at)
+            elif kind is counter:
+                values = state.values
+                values[key] = values.get(key, 0.0) + value
+            elif kind is gauge:
+                state.values[key] = value
+            else:
+                state.apply(key, value)
         return refused
 
     async def snapshot(self, known: Sequence[FamilySpec]) -> list[FamilyState]:
