@@ -63,6 +63,11 @@ async def test_histogram_buckets_count_and_sum(client: httpx.AsyncClient) -> Non
     ]  # fmt: skip
     assert series["streaming_delivery_lag_seconds_count"][labels] == 5
     assert abs(series["streaming_delivery_lag_seconds_sum"][labels] - sum(values)) < 1e-9
+    # As the pusher sends them: every observation repeats the buckets.
+    again = [first, first]
+    assert (await client.post("/metrics/track", json={"samples": again})).json()["accepted"] == 2
+    series = families((await client.get("/metrics")).text)
+    assert series["streaming_delivery_lag_seconds_count"][labels] == 7
 
 
 async def test_openmetrics_when_the_scraper_asks(client: httpx.AsyncClient) -> None:

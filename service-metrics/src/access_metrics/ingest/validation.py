@@ -82,7 +82,8 @@ class SampleValidator:
         isfinite = math.isfinite
         for index, raw in enumerate(samples):
             try:
-                if type(raw) is dict and len(raw) == 5:
+                size = len(raw) if type(raw) is dict else 0
+                if size == 5 or (size == 6 and "buckets" in raw):
                     spec = lookup.get((raw.get("name"), raw.get("type")))
                     source = raw.get("source")
                     labels = raw.get("labels")
@@ -94,6 +95,7 @@ class SampleValidator:
                         and type(labels) is dict
                         and len(labels) == len(spec.user_labels)
                         and (kind is float or kind is int)
+                        and (size == 5 or raw["buckets"] == spec.bucket_list)
                     ):
                         key = [source]
                         for label in spec.user_labels:

@@ -48,10 +48,13 @@ class FamilySpec:
     help: str
     buckets: tuple[float, ...] = ()
     user_labels: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    bucket_list: list[float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # The pusher's label names (all but the leading `service`), for the hot path.
+        # For the hot path: the pusher's label names (all but the leading `service`), and
+        # the buckets as the list a sample repeating them carries.
         object.__setattr__(self, "user_labels", self.label_names[1:])
+        object.__setattr__(self, "bucket_list", list(self.buckets))
 
     def sample_names(self) -> tuple[str, ...]:
         """Every sample name this family exposes (a clash with another family is refused)."""
