@@ -45,6 +45,13 @@ async def test_malformed_bodies(
         ({"name": "__reserved"}, "INVALID_METRIC_NAME"),
         ({"name": "x" * 300}, "INVALID_METRIC_NAME"),
         ({"name": 7}, "INVALID_SAMPLE"),
+        ({"name": ["a", "list"]}, "INVALID_SAMPLE"),
+        ({"type": ["counter"]}, "INVALID_SAMPLE"),
+        ({"source": ["gateway"]}, "INVALID_SAMPLE"),
+        ({"value": [1]}, "INVALID_SAMPLE"),
+        ({"value": {"n": 1}}, "INVALID_SAMPLE"),
+        ({"labels": {"route": ["x"]}}, "INVALID_LABEL"),
+        ({"labels": {"route": None}}, "INVALID_LABEL"),
         ({"type": "summary"}, "INVALID_SAMPLE"),
         ({"value": "12"}, "INVALID_SAMPLE"),
         ({"value": True}, "INVALID_SAMPLE"),
@@ -164,3 +171,29 @@ async def test_refusals_are_counted_by_reason(client: httpx.AsyncClient) -> None
     refused = parse_scrape((await client.get("/metrics")).text)["metrics_samples_refused_total"]
     assert refused[(("reason", "invalid_value"),)] == 2
     assert refused[(("reason", "batch_refused"),)] == 1
+
+
+def _junk(rng: Any, depth: int = 0) -> Any:
+    choices: list[Any] = [None, True, -1, 0, 2**70, 1.5, "", "x", "NaN", "+Inf", "a b", "é"]
+    if depth < 2:
+        choices += [[_junk(rng, depth + 1)], {"k": _junk(rng, depth + 1)}, {}]
+    return rng.choice(choices)
+
+
+async def test_no_input_produces_a_500_and_stored_counts_survive(
+    client: httpx.AsyncClient,
+) -> None:
+    import random  # noqa: PLC0415
+
+    rng = random.Random(20)
+    await client.post("/metrics/track", json=sample())
+    fields = ["name", "type", "value", "labels", "source", "help", "buckets", "other"]
+    for _ in range(300):
+        junk = sample()
+        for field in rng.sample(fields, rng.randint(1, 3)):
+            junk[field] = _junk(rng)
+        body = junk if rng.random() < 0.5 else {"samples": [sample(), junk]}
+        response = await client.post("/metrics/track", json=body)
+        assert response.status_code < 500, (body, response.text)
+        assert set(response.json()) in ({"accepted", "refused", "refusals"}, ERROR_KEYS)
+    assert await total(client) >= 1

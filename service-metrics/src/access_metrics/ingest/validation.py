@@ -83,14 +83,21 @@ class SampleValidator:
         for index, raw in enumerate(samples):
             try:
                 size = len(raw) if type(raw) is dict else 0
-                if size == 5 or (size == 6 and "buckets" in raw):
-                    spec = lookup.get((raw.get("name"), raw.get("type")))
+                name = raw.get("name") if size else None
+                metric_type = raw.get("type") if size else None
+                if (
+                    (size == 5 or (size == 6 and "buckets" in raw))
+                    and type(name) is str
+                    and type(metric_type) is str
+                ):
+                    spec = lookup.get((name, metric_type))
                     source = raw.get("source")
                     labels = raw.get("labels")
                     value: Any = raw.get("value")
                     kind = type(value)
                     if (
                         spec is not None
+                        and type(source) is str
                         and source in sources
                         and type(labels) is dict
                         and len(labels) == len(spec.user_labels)
