@@ -18,8 +18,11 @@ from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from access_common.errors import BackendError
 from access_metrics.series.model import FamilySpec, FamilyState, MetricType, Op, SeriesKey
@@ -84,9 +87,12 @@ class RedisSeriesStore:
     ) -> None:
         if ssl and url.startswith("redis://"):
             url = "rediss://" + url.removeprefix("redis://")
-        self._redis: Redis = Redis.from_url(
-            url, socket_connect_timeout=1.0, socket_timeout=1.0, max_connections=20
-        )
+        try:
+            pool = self._pool(url)
+        except ValueError:
+            # The parser's message may quote the URL, password included.
+            raise ValueError("Invalid ACCESS_REDIS_URL for the metrics store") from None
+        self._redis: Redis = Redis.from_pool(pool)
         self.prefix = prefix
         self.replica = replica
         self._lease_ms = str(max(1, round(lease_seconds * 1000)))
@@ -94,6 +100,21 @@ class RedisSeriesStore:
         self._lease = self._redis.register_script(_LEASE)
         self._release = self._redis.register_script(_RELEASE)
         self._keys: dict[bytes, SeriesKey] = {}
+
+    @staticmethod
+    def _pool(url: str) -> BlockingConnectionPool:
+        # The same pool settings as access_common's RedisKeyValue (see there why): bounded
+        # and blocking, short timeouts, no retries (a retried script could count twice).
+        return BlockingConnectionPool.from_url(
+            url,
+            max_connections=20,
+            timeout=2.0,
+            socket_connect_timeout=1.0,
+            socket_timeout=1.0,
+            health_check_interval=30,
+            retry=Retry(NoBackoff(), 0),
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        )
 
     async def start(self) -> list[FamilySpec]:
         """The families every replica registered so far."""
