@@ -11,7 +11,7 @@ from access_common.errors import AccessError, BackendError
 from access_metrics.errors import BatchTooLarge, InvalidJson, InvalidSample, SeriesLimitExceeded
 from access_metrics.ingest.schemas import Refusal, TrackResponse
 from access_metrics.runtime import MetricsRuntime
-from access_metrics.series.model import Op
+from access_metrics.series.model import MetricType, Op
 
 __all__ = ["track"]
 
@@ -93,13 +93,15 @@ async def track(runtime: MetricsRuntime, body: bytes) -> TrackResponse:
                 },
             )
     refused_set = set(refused)
-    by_type: dict[str, int] = {}
+    by_type: dict[MetricType, int] = dict.fromkeys(MetricType, 0)
     for op in ops:
-        if op.at not in refused_set:
-            kind = op.family.type.value
-            by_type[kind] = by_type.get(kind, 0) + 1
+        by_type[op.family.type] += 1
+    for op in ops if refused_set else ():
+        if op.at in refused_set:
+            by_type[op.family.type] -= 1
     for kind, count in by_type.items():
-        own.accepted.labels(kind).inc(count)
+        if count:
+            own.accepted.labels(kind.value).inc(count)
     own.ingest_seconds.observe(time.perf_counter() - started)
     return TrackResponse(
         accepted=len(ops) - len(refused),
