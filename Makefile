@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 .PHONY: help install run dev-all smoke token lint format test test-fast test-keycloak \
         backends-up backends-down backends-status keycloak-up keycloak-down bench clean \
         tools run-check spec-sync contract-check manifest-validate k8s-render k8s-validate \
-        build buildx push buildx-push docker-up docker-down
+        build buildx push buildx-push docker-up docker-down \
+        prometheus dashboards observability-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,7 +46,7 @@ lint: install ## ruff (lint + import order + format check) and mypy --strict
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared service-gateway service-streaming service-auth service-entitlements \
 		service-metrics tests bench scripts/run.py scripts/contracts.py scripts/manifests.py \
-		scripts/smoke.py
+		scripts/smoke.py scripts/observability
 	$(VENV)/bin/hadolint Dockerfile
 
 format: install ## apply ruff fixes and formatting
@@ -66,7 +67,7 @@ backends-status: ## show the test backends
 keycloak-up: ## start a real Keycloak on 127.0.0.1:8180 (realm `access`)
 	scripts/keycloak.sh up
 
-test: install tools lint backends-up keycloak-up ## lint, then every test against the real backends
+test: install tools lint prometheus backends-up keycloak-up ## lint, then every test against the real backends
 	source $(BACKENDS_ENV) && source $(KEYCLOAK_ENV) && ACCESS_REQUIRE_BACKENDS=1 \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -75,6 +76,19 @@ test-fast: install ## unit tests on embedded backends only (real-backend tests s
 
 bench: install ## benchmarks; results in docs/benchmarks.md
 	$(PY) -m bench
+
+prometheus: ## install Debian's prometheus (promtool + server) when missing
+	scripts/prometheus.sh install
+
+dashboards: install ## regenerate dashboards and alert rules; print where to import them
+	$(PY) -m scripts.observability.build
+	@echo "Grafana dashboards: $(CURDIR)/observability/dashboards/*.json"
+	@echo "  import: Grafana > Dashboards > New > Import > upload each file, pick a Prometheus data source"
+	@echo "Alert rules: $(CURDIR)/observability/alerts/ (RED/, SLO/, *.yaml); local scrape config:"
+	@echo "  prometheus --config.file=observability/prometheus/prometheus.yml --web.listen-address=127.0.0.1:9090"
+
+observability-check: install prometheus ## promtool check + unit tests of the alert rules, dashboard checks
+	$(VENV)/bin/pytest tests/observability/test_alerts_and_dashboards.py $(PYTEST_ARGS)
 
 clean: ## remove the venv and local state (stops backends first)
 	-$(MAKE) backends-down

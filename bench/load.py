@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["LoadResult", "run_load"]
+__all__ = ["LoadResult", "run_load", "saturate"]
 
 
 @dataclass(slots=True)
@@ -106,3 +106,26 @@ async def run_load(
     await asyncio.gather(*workers)
     result.duration = max(duration, time.perf_counter() - start - warmup)
     return result
+
+
+async def saturate(
+    host: str, port: int, request: bytes, *, duration: float, connections: int = 16
+) -> float:
+    """Closed loop: ``connections`` keep-alive clients send back to back; completed req/s."""
+    done = 0
+    deadline = time.perf_counter() + duration
+
+    async def client() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < deadline:
+                writer.write(request)
+                if await _read_response(reader) == 200:
+                    done += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(connections)))
+    return done / (time.perf_counter() - started)

@@ -1,0 +1,1 @@
+"""Generators of the observability assets (dashboards, alert rules and their tests)."""

@@ -1,0 +1,1 @@
+"""POST /metrics/track: parse, validate and aggregate pushed samples."""

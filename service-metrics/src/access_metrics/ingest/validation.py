@@ -1,0 +1,294 @@
+"""Turn one pushed JSON sample into an :class:`Op`, or refuse it with a precise code.
+
+Hot path: a (name, type) seen before costs two dict lookups, a key-set comparison and a
+type check per label value; Prometheus's name rules are checked only on first sight.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from access_common.errors import AccessError, BackendError
+from access_metrics.errors import (
+    InvalidLabel,
+    InvalidMetricName,
+    InvalidSample,
+    InvalidValue,
+    MetricLabelsConflict,
+)
+from access_metrics.series.model import DEFAULT_BUCKETS, FamilySpec, MetricType, Op
+from access_metrics.series.registry import FamilyRegistry, conflict, family_name
+
+__all__ = ["Limits", "SampleValidator"]
+
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_SOURCE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_FIELDS = frozenset({"name", "type", "value", "labels", "source", "help", "buckets"})
+_TYPES = frozenset(t.value for t in MetricType)
+# Added by the service (service) or by Prometheus at scrape time (job, instance).
+_RESERVED_LABELS = frozenset({"service", "job", "instance"})
+_GAUGE_SPECIALS = {"NaN": math.nan, "+Inf": math.inf, "Inf": math.inf, "-Inf": -math.inf}
+_MAX_NAME = 200
+_MAX_HELP = 500
+_MAX_BUCKETS = 50
+_MAX_SOURCES = 1000
+
+Register = Callable[[FamilySpec], Awaitable[FamilySpec]]
+Stored = Callable[[], Awaitable[list[FamilySpec]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-sample limits, from settings."""
+
+    max_labels: int = 16
+    max_label_value_length: int = 256
+
+
+class SampleValidator:
+    """Validate samples against Prometheus's rules and the families already known."""
+
+    def __init__(
+        self, registry: FamilyRegistry, register: Register, stored: Stored, limits: Limits
+    ) -> None:
+        self.registry = registry
+        self._register = register
+        self._stored = stored
+        self.limits = limits
+        # Sources already seen valid: the fast path skips their pattern check.
+        self._sources: set[str] = set()
+
+    async def ops(self, samples: list[Any]) -> tuple[list[Op], list[AccessError]]:
+        """Every sample's op, and the errors of the refused ones.
+
+        The loop is the hot path: a well-formed sample of a known metric from a known
+        source (exactly name, type, value, labels, source: what the pusher sends) is
+        checked inline; anything else (a first sight, an error, optional fields) takes
+        the full path of :meth:`op`.
+        """
+        ops: list[Op] = []
+        errors: list[AccessError] = []
+        lookup: dict[tuple[Any, Any], FamilySpec] = self.registry.lookup_table()
+        sources = self._sources
+        limit = self.limits.max_label_value_length
+        gauge = MetricType.GAUGE
+        histogram = MetricType.HISTOGRAM
+        isfinite = math.isfinite
+        for index, raw in enumerate(samples):
+            try:
+                size = len(raw) if type(raw) is dict else 0
+                name = raw.get("name") if size else None
+                metric_type = raw.get("type") if size else None
+                if (
+                    (size == 5 or (size == 6 and "buckets" in raw))
+                    and type(name) is str
+                    and type(metric_type) is str
+                ):
+                    spec = lookup.get((name, metric_type))
+                    source = raw.get("source")
+                    labels = raw.get("labels")
+                    value: Any = raw.get("value")
+                    kind = type(value)
+                    if (
+                        spec is not None
+                        and type(source) is str
+                        and source in sources
+                        and type(labels) is dict
+                        and len(labels) == len(spec.user_labels)
+                        and (kind is float or kind is int)
+                        and (size == 5 or raw["buckets"] == spec.bucket_list)
+                    ):
+                        key = [source]
+                        for label in spec.user_labels:
+                            text = labels.get(label)
+                            if type(text) is not str or len(text) > limit:
+                                break
+                            key.append(text)
+                        else:
+                            number = float(value)
+                            if spec.type is gauge or (
+                                isfinite(number) and (number >= 0 or spec.type is histogram)
+                            ):
+                                ops.append(Op(spec, tuple(key), number, index))
+                                continue
+                ops.append(await self.op(raw, index))
+            except BackendError:
+                raise
+            except AccessError as exc:
+                errors.append(exc)
+        return ops, errors
+
+    async def op(self, raw: Any, index: int) -> Op:
+        """The validated operation of sample ``index``; raises a SampleError or Conflict."""
+        if type(raw) is not dict:
+            raise InvalidSample("A sample is a JSON object", details={"index": index})
+        if not raw.keys() <= _FIELDS:
+            unknown = sorted(set(raw) - _FIELDS)
+            raise InvalidSample(f"Unknown fields {unknown}", details={"index": index})
+        name = raw.get("name")
+        kind = raw.get("type")
+        source = raw.get("source")
+        labels = raw.get("labels")
+        if labels is None:
+            labels = {}
+        if type(name) is not str or type(kind) is not str or type(labels) is not dict:
+            raise InvalidSample(
+                "name and type are strings, labels an object of strings", details={"index": index}
+            )
+        if type(source) is not str or _SOURCE.match(source) is None:
+            raise InvalidSample(
+                "source names the pushing service: lowercase letters, digits, '-' or '_'",
+                details={"index": index, "field": "source"},
+            )
+        spec = self.registry.lookup(name, kind)
+        if spec is None or ("buckets" in raw and _buckets(raw["buckets"], index) != spec.buckets):
+            spec = await self._first_sight(raw, name, kind, labels, index)
+        op = Op(spec, self._key(spec, source, labels, index), _value(spec, raw, index), index)
+        if len(self._sources) < _MAX_SOURCES:
+            self._sources.add(source)
+        return op
+
+    def _key(
+        self, spec: FamilySpec, source: str, labels: dict[str, Any], index: int
+    ) -> tuple[str, ...]:
+        names = spec.label_names
+        if len(labels) != len(names) - 1 or not all(n in labels for n in names[1:]):
+            raise MetricLabelsConflict(
+                f"{spec.name!r} has the labels {list(names[1:])}",
+                details={"index": index, "metric": spec.name, "label_names": list(names[1:])},
+            )
+        key = [source]
+        limit = self.limits.max_label_value_length
+        for label in names[1:]:
+            value = labels[label]
+            if type(value) is not str or len(value) > limit:
+                raise InvalidLabel(
+                    f"Label {label!r}: a string of at most {limit} characters",
+                    details={"index": index, "label": label},
+                )
+            key.append(value)
+        return tuple(key)
+
+    async def _first_sight(
+        self, raw: dict[str, Any], name: str, kind: str, labels: dict[str, Any], index: int
+    ) -> FamilySpec:
+        if kind not in _TYPES:
+            raise InvalidSample(
+                f"type is one of {sorted(_TYPES)}", details={"index": index, "field": "type"}
+            )
+        metric_type = MetricType(kind)
+        if len(name) > _MAX_NAME or not _METRIC_NAME.match(name) or name.startswith("__"):
+            raise InvalidMetricName(
+                f"{name[:_MAX_NAME]!r} is not a valid Prometheus metric name "
+                "([a-zA-Z_:][a-zA-Z0-9_:]*, not starting with __)",
+                details={"index": index},
+            )
+        help_text = raw.get("help")
+        if help_text is None:
+            help_text = f"{name} (pushed to the metrics service)"
+        if type(help_text) is not str or len(help_text) > _MAX_HELP:
+            raise InvalidSample(
+                f"help is a string of at most {_MAX_HELP} characters",
+                details={"index": index, "field": "help"},
+            )
+        buckets = _buckets(raw.get("buckets"), index)
+        if buckets and metric_type is not MetricType.HISTOGRAM:
+            raise InvalidSample(
+                "buckets are for histograms", details={"index": index, "field": "buckets"}
+            )
+        candidate = FamilySpec(
+            name=family_name(name, metric_type),
+            type=metric_type,
+            label_names=("service", *self._label_names(metric_type, labels, index)),
+            help=help_text,
+            buckets=buckets,
+        )
+        known = self.registry.existing(candidate, name)
+        if known is not None:
+            return known
+        # New here: another replica (or an earlier run) may have claimed the name since.
+        for spec in await self._stored():
+            self.registry.add(spec)
+        known = self.registry.existing(candidate, name)
+        if known is not None:
+            return known
+        if metric_type is MetricType.HISTOGRAM and not buckets:
+            candidate = replace(candidate, buckets=DEFAULT_BUCKETS)
+        spec = await self._register(candidate)
+        if spec != candidate:
+            # Another replica registered the name first, maybe differently.
+            conflict(spec, candidate)
+        self.registry.add(spec, name)
+        return spec
+
+    def _label_names(
+        self, metric_type: MetricType, labels: dict[str, Any], index: int
+    ) -> list[str]:
+        if len(labels) > self.limits.max_labels:
+            raise InvalidLabel(
+                f"At most {self.limits.max_labels} labels per sample",
+                details={"index": index, "limit": self.limits.max_labels},
+            )
+        reserved = (
+            _RESERVED_LABELS | {"le"} if metric_type is MetricType.HISTOGRAM else (_RESERVED_LABELS)
+        )
+        for label in labels:
+            if not _LABEL_NAME.match(label) or label.startswith("__") or label in reserved:
+                raise InvalidLabel(
+                    f"{label[:100]!r} is not an allowed label name ([a-zA-Z_][a-zA-Z0-9_]*, "
+                    f"not __*, not one of {sorted(reserved)})",
+                    details={"index": index, "label": label[:100]},
+                )
+        return sorted(labels)
+
+
+def _buckets(raw: Any, index: int) -> tuple[float, ...]:
+    if raw is None:
+        return ()
+    if (
+        type(raw) is not list
+        or not 0 < len(raw) <= _MAX_BUCKETS
+        or not all(type(b) in (int, float) and math.isfinite(b) for b in raw)
+        or any(a >= b for a, b in itertools.pairwise(raw))
+    ):
+        raise InvalidSample(
+            f"buckets: 1 to {_MAX_BUCKETS} finite, strictly increasing numbers (+Inf is implied)",
+            details={"index": index, "field": "buckets"},
+        )
+    return tuple(float(b) for b in raw)
+
+
+def _value(spec: FamilySpec, raw: dict[str, Any], index: int) -> float:
+    value = raw.get("value")
+    kind = type(value)
+    if isinstance(value, int | float) and kind is not bool:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+    elif kind is str and value in _GAUGE_SPECIALS:
+        number = _GAUGE_SPECIALS[value]
+    else:
+        raise InvalidSample(
+            'value is a number ("NaN", "+Inf", "-Inf" as strings, for gauges)',
+            details={"index": index, "field": "value"},
+        )
+    if spec.type is MetricType.GAUGE:
+        return number
+    if not math.isfinite(number):
+        raise InvalidValue(
+            f"NaN and Inf are allowed for gauges only, not for a {spec.type.value}",
+            details={"index": index, "metric": spec.name},
+        )
+    if spec.type is MetricType.COUNTER and number < 0:
+        raise InvalidValue(
+            "A counter only goes up: send a non-negative increment",
+            details={"index": index, "metric": spec.name},
+        )
+    return number
