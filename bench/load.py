@@ -9,7 +9,9 @@ its queueing (no coordinated omission).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["LoadResult", "run_load"]
@@ -54,14 +56,18 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 async def run_load(
     host: str,
     port: int,
-    request: bytes,
+    request: bytes | Sequence[bytes],
     *,
     rate: float,
     duration: float,
     connections: int = 32,
     warmup: float = 1.0,
 ) -> LoadResult:
-    """Send ``request`` (raw HTTP/1.1 bytes) at ``rate``/s for ``duration`` s after a warm-up."""
+    """Send ``request`` (raw HTTP/1.1 bytes) at ``rate``/s for ``duration`` s after a warm-up.
+
+    A sequence of requests is sent in turn, one after the other (e.g. distinct tokens).
+    """
+    requests = itertools.cycle([request] if isinstance(request, bytes) else request)
     result = LoadResult(target_rps=rate, duration=duration)
     queue: asyncio.Queue[float | None] = asyncio.Queue()
 
@@ -70,7 +76,7 @@ async def run_load(
         try:
             while (due := await queue.get()) is not None:
                 try:
-                    writer.write(request)
+                    writer.write(next(requests))
                     status = await _read_response(reader)
                 except (OSError, asyncio.IncompleteReadError, ValueError):
                     result.errors += 1
