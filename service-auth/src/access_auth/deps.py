@@ -27,8 +27,9 @@ async def get_settings(request: Request) -> AuthSettings:
     return settings
 
 
-async def get_verifier(runtime: Annotated[AuthRuntime, Depends(get_runtime)]) -> TokenVerifier:
-    """The token verifier."""
+async def get_verifier(request: Request) -> TokenVerifier:
+    """The token verifier (read straight off the app: one dependency on the hot path)."""
+    runtime: AuthRuntime = request.app.state.auth
     return runtime.verifier
 
 

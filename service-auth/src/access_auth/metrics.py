@@ -51,10 +51,14 @@ class AuthMetrics:
         self.jwks_keys = Gauge(
             "auth_jwks_keys", "Usable signing keys in the current key set", registry=registry
         )
+        self._results: dict[str, Counter] = {}  # labels() per verification costs a lock
 
     def observe_verification(self, result: str, seconds: float) -> None:
         """Record one verification outcome."""
-        self.verifications.labels(result).inc()
+        counter = self._results.get(result)
+        if counter is None:
+            counter = self._results[result] = self.verifications.labels(result)
+        counter.inc()
         self.verification_seconds.observe(seconds)
 
     def observe_refresh(self, result: str, seconds: float) -> None:

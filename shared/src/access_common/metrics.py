@@ -58,10 +58,22 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        # labels() builds a key and takes a lock on every call; a request only needs the
+        # children of its (method, route template, status), found again here by one dict get.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one finished request."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """The registry in Prometheus text exposition format."""
