@@ -121,8 +121,10 @@ def build_app(
         access_log=request_log or False,
         tracer=tracer,
     )
-    app.include_router(health_router(service, settings.version, settings.commit, health))
-    app.include_router(_metrics_router(metrics))
+    # The service's routes first: they carry the traffic, and FastAPI tries included
+    # routers in order on every request.
     for router in routers:
         app.include_router(router)
+    app.include_router(health_router(service, settings.version, settings.commit, health))
+    app.include_router(_metrics_router(metrics))
     return app
