@@ -120,7 +120,12 @@ def logging_config(service: str, level: str = "info") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter, "service": service}},
         "handlers": {
-            "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stdout}
+            # A name, not the stream object: the config is pickled for each worker process.
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            }
         },
         "root": {"handlers": ["stdout"], "level": level.upper()},
         "loggers": {
@@ -137,13 +142,15 @@ class AccessLog:
 
     Through :mod:`logging` each line cost a LogRecord, a formatter pass and a write plus
     flush on the event loop: about a third of a small request's time. Here a line is one
-    orjson encode appended to a buffer; the buffer is written when it reaches
-    ``max_bytes`` or ``max_delay`` seconds after its first line, and on shutdown
-    (:meth:`flush`). Lines carry the fields :class:`JsonFormatter` writes and honour the
-    level of the ``access.request`` logger (INFO; ``ACCESS_LOG_LEVEL=warning`` turns them off).
+    orjson encode appended to a buffer; the buffer is written before it would pass
+    ``max_bytes`` (4096, PIPE_BUF: one write to a pipe is then atomic, so workers sharing
+    stdout never interleave inside a line), ``max_delay`` seconds after its first line,
+    and on shutdown (:meth:`flush`). Lines carry the fields :class:`JsonFormatter` writes
+    and honour the level of the ``access.request`` logger (INFO; ``ACCESS_LOG_LEVEL=warning``
+    turns them off).
     """
 
-    def __init__(self, service: str, *, max_delay: float = 0.05, max_bytes: int = 65536) -> None:
+    def __init__(self, service: str, *, max_delay: float = 0.05, max_bytes: int = 4096) -> None:
         self.service = service
         self.max_delay = max_delay
         self.max_bytes = max_bytes
@@ -182,11 +189,11 @@ class AccessLog:
             },
             option=orjson.OPT_APPEND_NEWLINE,
         )
+        if self._size + len(line) > self.max_bytes:
+            self.flush()
         self._lines.append(line)
         self._size += len(line)
-        if self._size >= self.max_bytes:
-            self.flush()
-        elif self._timer is None:
+        if self._timer is None:
             try:
                 self._timer = asyncio.get_running_loop().call_later(self.max_delay, self.flush)
             except RuntimeError:  # no event loop: nothing would flush later
