@@ -117,6 +117,7 @@ class RequestContextMiddleware:
                 f"Request body exceeds {limit} bytes",
                 trace_ctx.trace_id,
                 {"limit_bytes": limit},
+                headers={"x-request-id": request_id, "traceparent": trace_ctx.header()},
             )
             await response(scope, receive, send)
             self._finish(scope, 413, started, trace_ctx, request_id)
