@@ -38,10 +38,27 @@ def ensure_wrk() -> None:
     subprocess.run(["bash", str(TOOLS)], check=True)
 
 
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            pids += _tree(int(child))
+    return pids
+
+
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process (and its threads) has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    """User + system CPU seconds used by a process, its threads and its children.
+
+    Children count because some servers (granian) serve from a worker process.
+    """
+    total = 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone between the listing and the read
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
 
 
 def post_script(directory: Path, name: str, tokens: list[str] | None = None) -> Path:
