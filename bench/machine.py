@@ -39,6 +39,8 @@ def describe() -> str:
         ("memory", _memory_gib()),
         ("os", f"{platform.system()} {platform.release()}"),
         ("python", platform.python_version()),
+        # Other work on the machine takes CPU from the servers: see the shares per CPU-second.
+        ("load average at start (1, 5, 15 min)", ", ".join(f"{x:.2f}" for x in os.getloadavg())),
     ]
     lines = ["| machine | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     return "\n".join(lines)

@@ -36,6 +36,7 @@ def create_app(settings: AuthSettings | None = None, *, http: HttpGetter | None 
     settings = settings or load_settings(AuthSettings)
     metrics = ServiceMetrics(SERVICE)
     auth_metrics = AuthMetrics(metrics.registry)
+    metrics.on_render(auth_metrics.update_age)
     health = HealthRegistry(timeout=settings.health_check_timeout_seconds)
 
     @asynccontextmanager

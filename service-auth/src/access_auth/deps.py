@@ -12,7 +12,7 @@ from access_auth.settings import AuthSettings
 from access_auth.validation.verifier import TokenVerifier
 from access_common.errors import NotFound
 
-__all__ = ["DevIssuerDep", "RuntimeDep", "SettingsDep", "VerifierDep"]
+__all__ = ["DevIssuerDep", "RuntimeDep", "SettingsDep", "VerifierDep", "verifier_of"]
 
 
 async def get_runtime(request: Request) -> AuthRuntime:
@@ -27,9 +27,15 @@ async def get_settings(request: Request) -> AuthSettings:
     return settings
 
 
-async def get_verifier(runtime: Annotated[AuthRuntime, Depends(get_runtime)]) -> TokenVerifier:
-    """The token verifier."""
+def verifier_of(request: Request) -> TokenVerifier:
+    """The token verifier of the app serving ``request``."""
+    runtime: AuthRuntime = request.app.state.auth
     return runtime.verifier
+
+
+async def get_verifier(request: Request) -> TokenVerifier:
+    """The token verifier, as a dependency."""
+    return verifier_of(request)
 
 
 async def get_dev_issuer(runtime: Annotated[AuthRuntime, Depends(get_runtime)]) -> DevIssuer:

@@ -43,18 +43,28 @@ class AuthMetrics:
             buckets=_REFRESH_BUCKETS,
             registry=registry,
         )
+        # Set at scrape time (update_age); with several workers, the answering one's age.
         self.jwks_age = Gauge(
             "auth_jwks_age_seconds",
             "Seconds since the key set was last loaded (+Inf when never loaded)",
             registry=registry,
+            multiprocess_mode="livemostrecent",
         )
+        self._age: Callable[[], float] | None = None
         self.jwks_keys = Gauge(
-            "auth_jwks_keys", "Usable signing keys in the current key set", registry=registry
+            "auth_jwks_keys",
+            "Usable signing keys in the current key set",
+            registry=registry,
+            multiprocess_mode="max",
         )
+        self._results: dict[str, Counter] = {}  # labels() per verification costs a lock
 
     def observe_verification(self, result: str, seconds: float) -> None:
         """Record one verification outcome."""
-        self.verifications.labels(result).inc()
+        counter = self._results.get(result)
+        if counter is None:
+            counter = self._results[result] = self.verifications.labels(result)
+        counter.inc()
         self.verification_seconds.observe(seconds)
 
     def observe_refresh(self, result: str, seconds: float) -> None:
@@ -64,4 +74,10 @@ class AuthMetrics:
 
     def track_age(self, age: Callable[[], float]) -> None:
         """Compute the JWKS age at scrape time."""
-        self.jwks_age.set_function(age)
+        self._age = age
+        self.update_age()
+
+    def update_age(self) -> None:
+        """Set the JWKS age gauge now (the app calls this before each scrape)."""
+        if self._age is not None:
+            self.jwks_age.set(self._age())

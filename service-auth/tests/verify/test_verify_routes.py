@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from access_auth.app import create_app
 from access_auth.testing import CLIENT_ID, ISSUER, MakeSettings, claims, rsa_key, serve, sign
+from access_auth.validation.claims import ClaimsPolicy, principal_from_claims
+from access_auth.verify.schemas import VerifyResponse, principal_json
 from access_common.http import HttpClient
 
 ERROR_KEYS = {"trace_id", "code", "message", "details"}
@@ -154,3 +158,12 @@ async def test_openapi_documents_the_responses(client: httpx.AsyncClient) -> Non
     body_schema = ws["requestBody"]["content"]["application/json"]["schema"]
     assert body_schema["required"] == ["token"]
     assert "/auth/dev/token" not in spec["paths"]  # not local
+
+
+def test_principal_json_is_the_response_model() -> None:
+    principal = principal_from_claims(
+        claims(), ClaimsPolicy(issuer=ISSUER, client_id=CLIENT_ID), time.time()
+    )
+    encoded = principal_json(principal)
+    assert VerifyResponse.model_validate_json(encoded) == VerifyResponse.of(principal)
+    assert set(orjson.loads(encoded)) == set(VerifyResponse.model_fields)

@@ -14,6 +14,7 @@ from access_common.error_handlers import install_error_handlers
 from access_common.errors import ErrorBody
 from access_common.health import HealthRegistry, health_router
 from access_common.lifecycle import Lifespan, Resources, resources_lifespan
+from access_common.log import AccessLog
 from access_common.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from access_common.middleware import RequestContextMiddleware
 from access_common.settings import ServiceSettings
@@ -30,20 +31,25 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _freezing(lifespan: Lifespan | None) -> Lifespan:
+def _freezing(lifespan: Lifespan | None, access_log: AccessLog | None) -> Lifespan:
     """Run the service's lifespan, then move everything it allocated out of the GC's sight.
 
     Objects made at start (app, routes, models, clients) live for the whole process;
     ``gc.freeze()`` keeps the collector from walking them again on every full
-    collection, which otherwise shows up as latency spikes under load.
+    collection, which otherwise shows up as latency spikes under load. On shutdown the
+    access lines still buffered are written.
     """
 
     @asynccontextmanager
     async def lifespan_then_freeze(app: FastAPI) -> AsyncIterator[None]:
-        async with lifespan(app) if lifespan is not None else nullcontext():
-            gc.collect()
-            gc.freeze()
-            yield
+        try:
+            async with lifespan(app) if lifespan is not None else nullcontext():
+                gc.collect()
+                gc.freeze()
+                yield
+        finally:
+            if access_log is not None:
+                access_log.flush()
 
     return lifespan_then_freeze
 
@@ -89,17 +95,19 @@ def build_app(
         if lifespan is not None:
             raise ValueError("pass resources or lifespan, not both")
         lifespan = resources_lifespan(resources, health)
+    request_log = AccessLog(service) if access_log else None
     app = FastAPI(
         title=title,
         description=description,
         version=settings.version,
-        lifespan=_freezing(lifespan),
+        lifespan=_freezing(lifespan, request_log),
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.health = health
     app.state.service = service
+    app.state.access_log = request_log
     install_error_handlers(app)
     tracer = (
         make_tracer(service, settings.version, settings.otel_exporter)
@@ -110,11 +118,13 @@ def build_app(
         RequestContextMiddleware,
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
-        access_log=access_log,
+        access_log=request_log or False,
         tracer=tracer,
     )
-    app.include_router(health_router(service, settings.version, settings.commit, health))
-    app.include_router(_metrics_router(metrics))
+    # The service's routes first: they carry the traffic, and FastAPI tries included
+    # routers in order on every request.
     for router in routers:
         app.include_router(router)
+    app.include_router(health_router(service, settings.version, settings.commit, health))
+    app.include_router(_metrics_router(metrics))
     return app

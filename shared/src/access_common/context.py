@@ -38,7 +38,8 @@ class TraceContext:
     @classmethod
     def new(cls) -> TraceContext:
         """Start a fresh trace."""
-        return cls(secrets.token_hex(16), secrets.token_hex(8))
+        ids = secrets.token_hex(24)  # one read of the OS's random source, not two
+        return cls(ids[:32], ids[32:])
 
     def child(self) -> TraceContext:
         """The same trace with a new span id, for an outgoing call."""

@@ -3,13 +3,18 @@
 One object a line: ``ts, lvl, service, trace_id, req_id, msg`` plus any ``extra=``
 fields. Anything that looks like a JWT, a bearer credential or a field named like a
 secret is masked before it is written, so a careless log call cannot leak a token.
+
+The access line of each request does not go through :mod:`logging`: :class:`AccessLog`
+encodes it with orjson and writes lines in batches (same fields, same stream).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +22,17 @@ import orjson
 
 from access_common.context import current_request_id, current_trace
 
-__all__ = ["JsonFormatter", "configure_logging", "logging_config", "redact", "redact_text"]
+__all__ = [
+    "ACCESS_LOGGER",
+    "AccessLog",
+    "JsonFormatter",
+    "configure_logging",
+    "logging_config",
+    "redact",
+    "redact_text",
+]
+
+ACCESS_LOGGER = "access.request"
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
@@ -34,6 +49,9 @@ _STD_ATTRS = frozenset(
 
 def redact_text(text: str) -> str:
     """Mask JWTs, bearer credentials and secret query parameters inside free text."""
+    # Each pattern needs "eyJ", whitespace or "=": most texts (paths, messages) have none.
+    if "eyJ" not in text and "=" not in text and " " not in text and text.isprintable():
+        return text
     if "eyJ" in text:
         text = _JWT.sub(_MASK, text)
     text = _BEARER.sub(lambda m: m.group(1) + _MASK, text)
@@ -102,7 +120,12 @@ def logging_config(service: str, level: str = "info") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter, "service": service}},
         "handlers": {
-            "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stdout}
+            # A name, not the stream object: the config is pickled for each worker process.
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            }
         },
         "root": {"handlers": ["stdout"], "level": level.upper()},
         "loggers": {
@@ -112,3 +135,80 @@ def logging_config(service: str, level: str = "info") -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "CRITICAL"},
         },
     }
+
+
+class AccessLog:
+    """The one access line per request, as JSON, written to stdout in batches.
+
+    Through :mod:`logging` each line cost a LogRecord, a formatter pass and a write plus
+    flush on the event loop: about a third of a small request's time. Here a line is one
+    orjson encode appended to a buffer; the buffer is written before it would pass
+    ``max_bytes`` (4096, PIPE_BUF: one write to a pipe is then atomic, so workers sharing
+    stdout never interleave inside a line), ``max_delay`` seconds after its first line,
+    and on shutdown (:meth:`flush`). Lines carry the fields :class:`JsonFormatter` writes
+    and honour the level of the ``access.request`` logger (INFO; ``ACCESS_LOG_LEVEL=warning``
+    turns them off).
+    """
+
+    def __init__(self, service: str, *, max_delay: float = 0.05, max_bytes: int = 4096) -> None:
+        self.service = service
+        self.max_delay = max_delay
+        self.max_bytes = max_bytes
+        self._logger = logging.getLogger(ACCESS_LOGGER)
+        self._lines: list[bytes] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self) -> str:
+        # datetime.isoformat costs ~4 µs; the second's text is reused, only ms change.
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((now - second) * 1000):03d}+00:00"
+
+    def enabled(self) -> bool:
+        """Whether access lines are wanted at the current log level."""
+        return self._logger.isEnabledFor(logging.INFO)
+
+    def write(self, trace_id: str, req_id: str, msg: str, **extra: str | int | float) -> None:
+        """Queue one line; ``msg`` is redacted, ``extra`` holds plain values of the platform's."""
+        line = orjson.dumps(
+            {
+                "ts": self._timestamp(),
+                "lvl": "INFO",
+                "service": self.service,
+                "trace_id": trace_id,
+                "req_id": req_id,
+                "logger": ACCESS_LOGGER,
+                "msg": redact_text(msg),
+                **extra,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        if self._size + len(line) > self.max_bytes:
+            self.flush()
+        self._lines.append(line)
+        self._size += len(line)
+        if self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(self.max_delay, self.flush)
+            except RuntimeError:  # no event loop: nothing would flush later
+                self.flush()
+
+    def flush(self) -> None:
+        """Write every queued line now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._lines:
+            return
+        data = b"".join(self._lines).decode()
+        self._lines.clear()
+        self._size = 0
+        # Through the text stream the logging handler uses, so lines never interleave.
+        sys.stdout.write(data)
+        sys.stdout.flush()

@@ -1,11 +1,29 @@
-"""Prometheus metrics: one registry per app, the HTTP RED metrics every service has."""
+"""Prometheus metrics: one registry per app, the HTTP RED metrics every service has.
+
+With several worker processes (``ACCESS_WORKERS`` > 1) each worker counts in its own
+memory, and a scrape reaches only one of them. :func:`access_common.run.serve` then
+sets ``PROMETHEUS_MULTIPROC_DIR``: prometheus-client keeps every value in a file of
+that folder, and :meth:`ServiceMetrics.render` adds up the files of all workers.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "MULTIPROC_DIR_VARIABLE", "ServiceMetrics", "multiprocess_dir"]
+
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The folder workers share their metric values through, when there are several."""
+    return os.environ.get(MULTIPROC_DIR_VARIABLE) or None
+
 
 _LATENCY_BUCKETS = (
     0.0005,
@@ -48,21 +66,54 @@ class ServiceMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # multiprocess_mode says how workers' gauges combine (ignored with one process).
         self.in_flight = Gauge(
-            "http_requests_in_flight", "HTTP requests being served", registry=self.registry
+            "http_requests_in_flight",
+            "HTTP requests being served",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.info = Gauge(
             "service_info",
             "Static service information",
             ("service", "version"),
             registry=self.registry,
+            multiprocess_mode="max",
         )
+
+        # labels() builds a key and takes a lock on every call; a request only needs the
+        # children of its (method, route template, status), found again here by one dict get.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._on_render: list[Callable[[], None]] = []
+
+    def on_render(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` before each scrape (to set a gauge computed at scrape time).
+
+        Use this rather than ``Gauge.set_function``, whose value never reaches the shared
+        files when several workers run.
+        """
+        self._on_render.append(callback)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one finished request."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
-        """The registry in Prometheus text exposition format."""
-        return _generate_latest(self.registry)
+        """The registry in Prometheus text exposition format, every worker's values summed."""
+        for callback in self._on_render:
+            callback()
+        folder = multiprocess_dir()
+        if folder is None:
+            return _generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        return _generate_latest(registry)

@@ -16,6 +16,7 @@ are valid only while the primary is out, which can end at any moment.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,7 +42,9 @@ class RecentTokens:
         self._size = size
         self._leeway = leeway
         self._clock = clock
-        self._entries: dict[str, _Entry] = {}
+        # OrderedDict: evicting the oldest is O(1); a dict's first key after many
+        # deletions from the front is found by skipping every deleted slot.
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -75,5 +78,5 @@ class RecentTokens:
         if primary.lookup(header.kid, header.alg) is not key:
             return
         if len(self._entries) >= self._size:
-            del self._entries[next(iter(self._entries))]
+            self._entries.popitem(last=False)
         self._entries[token] = _Entry(principal, key, header)

@@ -8,8 +8,9 @@
 3. Key by ``kid`` from the primary source (the JWKS cache or the dev issuer's key); an
    unknown kid triggers one rate-limited, single-flight refresh; the fallback keys only
    while the primary is unavailable. ``jku``/``x5u``/``jwk``/``x5c`` are never consulted.
-4. Signature with PyJWT, pinned to that single algorithm and key (minimum key lengths
-   enforced; HMAC comparison is ``hmac.compare_digest`` inside PyJWT).
+4. Signature with PyJWT's JWS layer (:mod:`access_auth.validation.jws`), pinned to that
+   single algorithm and key (minimum key lengths enforced; HMAC comparison is
+   ``hmac.compare_digest`` inside PyJWT); the payload must be a JSON object.
 5. Claims with :func:`principal_from_claims`.
 
 A token verified moments ago with the primary source's current key skips steps 1-5
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable
 
 import jwt
-from jwt.types import Options
+import orjson
 
 from access_auth.errors import (
     KeysUnavailable,
@@ -40,6 +41,7 @@ from access_auth.jwks.source import KeySource
 from access_auth.metrics import AuthMetrics
 from access_auth.settings import FALLBACK_SECRET_ALGORITHM
 from access_auth.validation.claims import ClaimsPolicy, Principal, principal_from_claims
+from access_auth.validation.jws import FastJWS
 from access_auth.validation.recent import RecentTokens
 from access_auth.validation.token import TokenHeader, parse_header
 
@@ -47,18 +49,9 @@ __all__ = ["TokenVerifier"]
 
 logger = logging.getLogger("access_auth.verify")
 
-# PyJWT checks the signature only; claims are checked (strictly typed) by claims.py.
-_SIGNATURE_ONLY: Options = {
-    "verify_signature": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": False,
-    "verify_iss": False,
-    "verify_sub": False,
-    "verify_jti": False,
-    "enforce_minimum_key_length": True,
-}
+# PyJWT's JWS layer checks the signature only; claims are checked (strictly typed) by
+# claims.py, so PyJWT's claims layer (and its second JSON parse) is not used.
+_JWS = FastJWS(options={"verify_signature": True, "enforce_minimum_key_length": True})
 
 
 class TokenVerifier:
@@ -173,10 +166,17 @@ class TokenVerifier:
     @staticmethod
     def _check_signature(token: str, key: VerificationKey, alg: str) -> dict[str, object]:
         try:
-            return jwt.decode(token, key.key, algorithms=[alg], options=_SIGNATURE_ONLY)
+            payload = _JWS.decode_complete(token, key.key, algorithms=[alg])["payload"]
         except jwt.InvalidSignatureError:
             raise TokenSignatureInvalid from None
         except (jwt.InvalidAlgorithmError, jwt.InvalidKeyError):
             raise TokenAlgorithmNotAllowed("The token's algorithm does not fit its key") from None
         except jwt.PyJWTError:
             raise TokenMalformed from None
+        try:
+            claims = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise TokenMalformed("The token payload is not JSON") from None
+        if not isinstance(claims, dict):
+            raise TokenMalformed("The token payload is not a JSON object")
+        return claims
