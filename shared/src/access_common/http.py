@@ -61,11 +61,18 @@ class HttpClient:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
+        params: Any = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the per-call httpx timeout
+        retries: int | None = None,
     ) -> httpx.Response:
-        """Send a request; retry transport failures only when the call is idempotent."""
+        """Send a request; retry transport failures only when the call is idempotent.
+
+        ``timeout`` and ``retries`` override the client's defaults for this call.
+        """
         method = method.upper()
         retry = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        attempts = 1 + (self.retries if retry else 0)
+        attempts = 1 + ((self.retries if retries is None else retries) if retry else 0)
+        per_call: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout)
         merged = outgoing_headers()
         if headers:
             merged.update(headers)
@@ -73,7 +80,13 @@ class HttpClient:
         for attempt in range(attempts):
             try:
                 return await self._client.request(
-                    method, url, json=json, content=content, headers=merged
+                    method,
+                    url,
+                    json=json,
+                    content=content,
+                    headers=merged,
+                    params=params,
+                    timeout=per_call,
                 )
             except httpx.TransportError as exc:
                 last = exc
@@ -85,7 +98,11 @@ class HttpClient:
         )
         raise DependencyUnavailable(
             f"{target.host}:{target.port or ''} did not answer",
-            details={"host": target.host, "error": type(last).__name__},
+            details={
+                "host": target.host,
+                "error": type(last).__name__,
+                "timeout": isinstance(last, httpx.TimeoutException),
+            },
         )
 
     async def get(self, url: str, *, headers: dict[str, str] | None = None) -> httpx.Response:
