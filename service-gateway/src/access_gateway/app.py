@@ -83,7 +83,7 @@ def create_app(
     )
     app.state.gateway = runtime
     app.state.config_watcher = watcher
-    app.add_route("/api/{path:path}", pipeline, methods=_METHODS, include_in_schema=False)
+    app.add_route("/api/{path:path}", pipeline.handle, methods=_METHODS, include_in_schema=False)
     install_openapi(app, runtime)
     return app
 

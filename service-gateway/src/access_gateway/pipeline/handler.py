@@ -59,7 +59,7 @@ class Pipeline:
         self.runtime = runtime
         self.internal: dict[str, InternalHandler] = {}
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         """Serve one request; every answer, errors included, carries Server-Timing."""
         timing = ServerTiming()
         headers: dict[str, str] = {}
