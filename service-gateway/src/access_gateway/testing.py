@@ -147,9 +147,9 @@ class FakeUpstream:
         if self.status != 200:
             return httpx.Response(self.status, json={"error": "upstream says no"})
         if path.endswith("/MISSING") or path.endswith("/MISSING-FWD"):
-            body = {"trace_id": "x", "code": "CURVE_NOT_FOUND", "message": "No such", "details": {}}
-            return httpx.Response(404, json=body)
-        body = {
+            missing = {"trace_id": "x", "code": "CURVE_NOT_FOUND", "message": "No", "details": {}}
+            return httpx.Response(404, json=missing)
+        body: dict[str, Any] = {
             "tenant_id": request.headers.get("x-tenant-id"),
             "path": path,
             "query": dict(request.url.params),
