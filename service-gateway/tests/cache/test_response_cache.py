@@ -100,7 +100,7 @@ async def test_entries_are_shared_through_the_store() -> None:
     kv = MemoryKeyValue()
     first, second, origin = make(kv), make(kv), Origin()
     await first.get("k", "r", POLICY, origin.fetch)
-    entry, result = await second.get("k", "r", POLICY, origin.fetch)
+    _, result = await second.get("k", "r", POLICY, origin.fetch)
     assert result == "HIT"
     assert origin.calls == 1
 
