@@ -104,9 +104,7 @@ async def test_outage_degrades_health_and_recovers_without_restart(
     try:
         env = {variable: template.format(port=server.port)}
         async with running(service, env, monkeypatch, tmp_path) as client:
-            await outage_and_recovery(
-                client, server, dependency, required=service != "gateway"
-            )
+            await outage_and_recovery(client, server, dependency, required=service != "gateway")
     finally:
         server.close()
 

@@ -189,9 +189,7 @@ class HttpClient:
             raise _Failure("ReadTimeout", timeout=True) from exc
         except aiohttp.ClientError as exc:
             raise _Failure(type(exc).__name__, timeout=False) from exc
-        return httpx.Response(
-            status, headers=raw, content=body, request=httpx.Request(method, url)
-        )
+        return httpx.Response(status, headers=raw, content=body, request=httpx.Request(method, url))
 
     async def get(self, url: str, *, headers: dict[str, str] | None = None) -> httpx.Response:
         """GET with retries."""
