@@ -23,7 +23,7 @@ from access_gateway.routing.table import RouteTable, RouteTableError
 from access_gateway.settings import GatewaySettings
 from access_gateway.upstream.registry import Upstreams
 
-__all__ = ["ConfigError", "GatewayRuntime", "settings_variables"]
+__all__ = ["ConfigError", "GatewayRuntime", "check_configuration", "settings_variables"]
 
 logger = logging.getLogger("access_gateway")
 
@@ -52,6 +52,11 @@ def _load(settings: GatewaySettings) -> tuple[RouteTable, TierTable]:
         raise ConfigError(str(exc)) from None
     _check_tiers(routes, tiers)
     return routes, tiers
+
+
+def check_configuration(settings: GatewaySettings) -> None:
+    """Read and cross-check the route table and limits files; ConfigError when invalid."""
+    _load(settings)
 
 
 def _check_tiers(routes: RouteTable, tiers: TierTable) -> None:
