@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from access_gateway.testing import bearer
@@ -214,3 +215,50 @@ async def test_body_and_header_caps(stack: Any) -> None:
     response = await stack.client.get("/api/v1/prices/latest", headers=huge)
     assert response.status_code == 431
     assert response.json()["code"] == "HEADERS_TOO_LARGE"
+
+
+async def test_saturated_upstream_refuses_at_once(stack: Any) -> None:
+    from access_gateway.routing.schema import UpstreamSpec
+
+    upstream = stack.runtime.upstreams["projection"]
+    upstream.reconfigure(UpstreamSpec(url="http://projection.test", max_concurrency=1, max_queue=0))
+    stack.upstream.delay = 0.3
+    first, second = await asyncio.gather(
+        stack.client.get("/api/v1/curves/S1", headers=bearer("tok-alice")),
+        stack.client.get("/api/v1/curves/S2", headers=bearer("tok-alice")),
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 503]
+    refused = first if first.status_code == 503 else second
+    assert refused.json()["code"] == "UPSTREAM_SATURATED"
+    assert refused.headers["retry-after"] == "1"
+
+
+async def test_metrics_use_route_templates_and_the_cache_ratio(stack: Any) -> None:
+    for _ in range(3):
+        await stack.client.get("/api/v1/curves/M-FWD", headers=bearer("tok-alice"))
+    text = (await stack.client.get("/metrics")).text
+    assert 'route="/api/v1/curves/{curve_id}"' in text
+    assert 'gateway_cache_requests_total{result="hit",route="curves.get"} 2.0' in text
+    assert "gateway_cache_hit_ratio 0.6666" in text
+    assert 'gateway_principal_cache_total{result="hit"} 2.0' in text
+
+
+async def test_openapi_describes_the_table(stack: Any) -> None:
+    doc = (await stack.client.get("/openapi.json")).json()
+    operation = doc["paths"]["/api/v1/instruments"]["get"]
+    assert operation["operationId"] == "instruments.list"
+    names = {p["name"] for p in operation["parameters"]}
+    assert names == {"page", "limit", "filters"}
+    assert "X-Total-Count" in operation["responses"]["200"]["headers"]
+    assert doc["paths"]["/api/v1/curves/bulk"]["post"]["requestBody"]["required"] is True
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+async def test_health_lists_every_dependency(stack: Any) -> None:
+    health = (await stack.client.get("/health")).json()
+    assert health["dependencies"] == {
+        "memory": "ok", "auth": "down", "entitlements": "down", "projection": "ok",
+        "ratelimit": "ok",
+    }  # fmt: skip
+    # The fakes answer only their API, not /health/live; the gateway stays ready anyway.
+    assert (await stack.client.get("/health/ready")).status_code == 200

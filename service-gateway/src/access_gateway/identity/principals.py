@@ -58,6 +58,12 @@ class Principals:
 
     def cached(self, token: str) -> VerifiedPrincipal | None:
         """The remembered principal of a token, if still well before its expiry."""
+        principal = self._get(token)
+        if principal is not None:
+            self._metrics.principals.labels("hit").inc()
+        return principal
+
+    def _get(self, token: str) -> VerifiedPrincipal | None:
         entry = self._entries.get(token)
         if entry is None:
             return None
@@ -70,7 +76,6 @@ class Principals:
         """The token's principal: remembered, or verified by auth now (one call per token)."""
         hit = self.cached(token)
         if hit is not None:
-            self._metrics.principals.labels("hit").inc()
             return hit
         self._metrics.principals.labels("miss").inc()
         pending = self._pending.get(token)
