@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from access_gateway.routing.schema import UpstreamSpec
 from access_gateway.testing import bearer
 
 
@@ -218,8 +219,6 @@ async def test_body_and_header_caps(stack: Any) -> None:
 
 
 async def test_saturated_upstream_refuses_at_once(stack: Any) -> None:
-    from access_gateway.routing.schema import UpstreamSpec
-
     upstream = stack.runtime.upstreams["projection"]
     upstream.reconfigure(UpstreamSpec(url="http://projection.test", max_concurrency=1, max_queue=0))
     stack.upstream.delay = 0.3
