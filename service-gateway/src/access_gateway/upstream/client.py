@@ -130,6 +130,11 @@ class Upstream:
                 ) from None
             outcome = "unreachable"
             raise UpstreamUnreachable(self.name) from None
+        except BaseException:
+            # Cancelled (shutdown, a caller gone): no verdict on the upstream, and a
+            # half-open probe must not stay claimed forever.
+            self.breaker.release_probe()
+            raise
         finally:
             self.metrics.upstream_seconds.labels(self.name).observe(loop.time() - started)
             if outcome != "error":
