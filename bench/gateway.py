@@ -49,6 +49,33 @@ _LIMITS = """tiers:
 """
 
 
+def _pid_of(port: int) -> int | None:
+    """The server process listening on ``port`` (its port is in its argv or environment)."""
+    needles = (f"ACCESS_PORT={port}".encode(), f"ACCESS_DEV_PROJECTION_PORT={port}".encode(),
+               f"--port\0{port}".encode())  # fmt: skip
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            blob = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(needle in blob for needle in needles) and b"wrk" not in blob[:64]:
+            return int(entry.name)
+    return None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (0 when unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wrk() -> str:
     found = shutil.which("wrk")
     if found is None:
@@ -59,8 +86,8 @@ def _wrk() -> str:
     return found
 
 
-def _wrk_run(url: str, headers: dict[str, str], seconds: float) -> tuple[float, float, float]:
-    """Requests/s, p50 and p99 (ms) of a saturating closed-loop run."""
+def _wrk_run(url: str, headers: dict[str, str], seconds: float) -> tuple[float, float, float, int]:
+    """Requests/s, p50 and p99 (ms) and the request count of a saturating closed-loop run."""
     argv = [_wrk(), "-t1", "-c32", f"-d{seconds:.0f}s", "--latency"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
@@ -68,6 +95,7 @@ def _wrk_run(url: str, headers: dict[str, str], seconds: float) -> tuple[float, 
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw errors on {url}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
 
     def quantile(label: str) -> float:
         match = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
@@ -75,7 +103,7 @@ def _wrk_run(url: str, headers: dict[str, str], seconds: float) -> tuple[float, 
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return rps, quantile("50"), quantile("99")
+    return rps, quantile("50"), quantile("99"), count
 
 
 def _post(url: str, body: dict[str, object], headers: dict[str, str] | None = None) -> bytes:
@@ -213,10 +241,18 @@ async def run(*, quick: bool = False) -> str:
             ("gateway, uncached read", gw, "/api/v1/bench/instruments/NG-HH", bearer),
             ("gateway, cached read", gw, "/api/v1/instruments/NG-HH", bearer),
         ]
+        pids = {name: _pid_of(port) for name, port in ports.items()}
         results = {}
+        cpu: dict[str, tuple[float, float]] = {}
         for name, base, path, headers in cases:
             _get(base + path, headers)  # principal, decision and (cached route) answer now held
+            served_by = "peers" if base == bare else "projection" if base == up else "gateway"
+            before = (_cpu_seconds(pids[served_by]), _cpu_seconds(pids["projection"]))
             results[name] = _wrk_run(base + path, headers, seconds)
+            count = results[name][3]
+            front = (_cpu_seconds(pids[served_by]) - before[0]) * 1000 / count
+            behind = (_cpu_seconds(pids["projection"]) - before[1]) * 1000 / count
+            cpu[name] = (front, behind if served_by == "gateway" else 0.0)
         half = {}
         for name, base, path, headers in cases:
             port = int(base.rsplit(":", 1)[1])
@@ -228,11 +264,12 @@ async def run(*, quick: bool = False) -> str:
         ratio, distinct = await _zipf(gw, bearer, 1000 if quick else 5000)
         client_rows = await _client_rows(up + "/instruments/NG-HH", seconds / 3)
     shutil.rmtree(scratch, ignore_errors=True)
-    return _report(results, half, ratio, distinct, client_rows, seconds, redis is not None)
+    return _report(results, cpu, half, ratio, distinct, client_rows, seconds, redis is not None)
 
 
 def _report(
-    results: dict[str, tuple[float, float, float]],
+    results: dict[str, tuple[float, float, float, int]],
+    cpu: dict[str, tuple[float, float]],
     half: dict[str, tuple[float, float, float]],
     ratio: float,
     distinct: int,
@@ -243,11 +280,13 @@ def _report(
     bare = results["bare FastAPI route"][0]
     direct = results["upstream direct"][0]
     rows = []
-    for name, (rps, p50, p99) in results.items():
+    for name, (rps, p50, p99, _) in results.items():
         rate, half_p50, half_p99 = half[name]
+        front, behind = cpu[name]
         rows.append(
             f"| {name} | {rps:,.0f} | {rps / bare:.0%} | {rps / direct:.0%} | {p50:.2f} | "
-            f"{p99:.2f} | {rate:,.0f} | {half_p50:.2f} | {half_p99:.2f} |"
+            f"{p99:.2f} | {front:.3f} | {behind:.3f} | {rate:,.0f} | {half_p50:.2f} | "
+            f"{half_p99:.2f} |"
         )
     overhead_cached = half["gateway, cached read"][1] - half["bare FastAPI route"][1]
     overhead_uncached = half["gateway, uncached read"][1] - half["upstream direct"][1]
@@ -260,10 +299,13 @@ def _report(
         f"{seconds:.0f} s per row (saturating);",
         "then the open-loop generator at half of each row's throughput, "
         f"{seconds / 2:.0f} s per row.",
+        "CPU ms/req is the serving process's user + system time per request during the wrk",
+        "row (from /proc: it shows cost even when other work on the machine steals cores),",
+        "with the upstream's beside it for the gateway rows.",
         "",
-        "| row | req/s (wrk) | of bare | of upstream | p50 ms | p99 ms | half load req/s | "
-        "p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| row | req/s (wrk) | of bare | of upstream | p50 ms | p99 ms | CPU ms/req | "
+        "+ upstream CPU ms/req | half load req/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Gateway overhead at p50, half load: cached read {overhead_cached:+.2f} ms over the",
