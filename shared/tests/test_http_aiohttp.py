@@ -85,3 +85,14 @@ async def test_failures_are_dependency_unavailable(server: tuple[str, list[web.R
     await client.aclose()
     with pytest.raises(DependencyUnavailable):
         await client.get(base + "/echo")
+
+
+async def test_answers_know_their_request(server: tuple[str, list[web.Request]]) -> None:
+    base, _ = server
+    client = HttpClient()
+    response = await client.get(base + "/echo")
+    assert response.request.method == "GET"
+    assert str(response.request.url) == base + "/echo"
+    response.raise_for_status()
+    assert await response.aread() == response.content
+    await client.aclose()

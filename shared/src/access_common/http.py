@@ -44,6 +44,33 @@ class _Failure(Exception):
         self.timeout = timeout
 
 
+class _Answer(httpx.Response):
+    """An ``httpx.Response`` built cheaply from aiohttp's answer.
+
+    Parsing a URL into ``httpx.Request`` costs more than the rest of the call's Python
+    work, and callers rarely look at it: it is made only when asked for.
+    """
+
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, method: str, url: str
+    ) -> None:
+        super().__init__(status, headers=headers, stream=httpx.ByteStream(body))
+        self._content = body
+        self._method = method
+        self._url = url
+
+    @property
+    def request(self) -> httpx.Request:
+        """The request this answers (built on first access)."""
+        if self._request is None:
+            self._request = httpx.Request(self._method, self._url)
+        return self._request
+
+    @request.setter
+    def request(self, value: httpx.Request) -> None:
+        self._request = value
+
+
 class HttpClient:
     """A pooled client (aiohttp, or httpx over an injected transport) with retries."""
 
@@ -189,7 +216,7 @@ class HttpClient:
             raise _Failure("ReadTimeout", timeout=True) from exc
         except aiohttp.ClientError as exc:
             raise _Failure(type(exc).__name__, timeout=False) from exc
-        return httpx.Response(status, headers=raw, content=body, request=httpx.Request(method, url))
+        return _Answer(status, raw, body, method, url)
 
     async def get(self, url: str, *, headers: dict[str, str] | None = None) -> httpx.Response:
         """GET with retries."""
