@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from access_common.ratelimit import Limit
+from access_gateway.config.files import ConfigFileError, load_yaml_model
 
 __all__ = ["BUILTIN_LIMITS", "Tier", "TierTable", "TierTableError"]
 
@@ -59,17 +59,7 @@ class TierTable:
         """Read and validate a limits file (the built-in one when ``path`` is None)."""
         source = path or BUILTIN_LIMITS
         try:
-            text = source.read_text()
-        except OSError as exc:
-            raise TierTableError(f"{source}: cannot read ({exc.strerror})") from None
-        try:
-            parsed = _File.model_validate(yaml.safe_load(text))
-        except yaml.YAMLError as exc:
-            raise TierTableError(f"{source}: not valid YAML ({exc})") from None
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}"
-                for err in exc.errors(include_url=False, include_input=False)
-            )
-            raise TierTableError(f"{source}: {problems}") from None
+            parsed = load_yaml_model(source, _File)
+        except ConfigFileError as exc:
+            raise TierTableError(str(exc)) from None
         return cls(dict(parsed.tiers), source=str(source))

@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import yaml
-from pydantic import ValidationError
-
 from access_common.errors import MethodNotAllowed, NotFound, ValidationFailed
+from access_gateway.config.files import ConfigFileError, load_yaml_model
 from access_gateway.routing.schema import (
     QueryParam,
     RouteSpec,
@@ -193,15 +191,6 @@ class RouteTable:
     def load(cls, path: Path | None, variables: Mapping[str, str]) -> RouteTable:
         """Read and validate a table file (the built-in one when ``path`` is None)."""
         source = path or BUILTIN_ROUTES
-        try:
-            text = source.read_text()
-        except OSError as exc:
-            raise RouteTableError(f"{source}: cannot read ({exc.strerror})") from None
-        return cls.parse(text, variables, source=str(source))
-
-    @classmethod
-    def parse(cls, text: str, variables: Mapping[str, str], *, source: str) -> RouteTable:
-        """Validate a table from YAML text, ``${VAR}`` replaced from ``variables`` or the env."""
 
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
@@ -221,14 +210,7 @@ class RouteTable:
             return node
 
         try:
-            data = walk(yaml.safe_load(text))
-            spec = RouteTableFile.model_validate(data)
-        except yaml.YAMLError as exc:
-            raise RouteTableError(f"{source}: not valid YAML ({exc})") from None
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}"
-                for err in exc.errors(include_url=False, include_input=False)
-            )
-            raise RouteTableError(f"{source}: {problems}") from None
-        return cls(spec, source=source)
+            spec = load_yaml_model(source, RouteTableFile, transform=walk)
+        except ConfigFileError as exc:
+            raise RouteTableError(str(exc)) from None
+        return cls(spec, source=str(source))
