@@ -91,8 +91,8 @@ async def test_answers_know_their_request(server: tuple[str, list[web.Request]])
     base, _ = server
     client = HttpClient()
     response = await client.get(base + "/echo")
+    response.raise_for_status()
     assert response.request.method == "GET"
     assert str(response.request.url) == base + "/echo"
-    response.raise_for_status()
     assert await response.aread() == response.content
     await client.aclose()

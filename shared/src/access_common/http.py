@@ -70,6 +70,11 @@ class _Answer(httpx.Response):
     def request(self, value: httpx.Request) -> None:
         self._request = value
 
+    def raise_for_status(self) -> httpx.Response:
+        """As httpx's, which reads the request without going through the property."""
+        _ = self.request
+        return super().raise_for_status()
+
 
 class HttpClient:
     """A pooled client (aiohttp, or httpx over an injected transport) with retries."""
