@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from access_gateway.testing import (
     FakeAuth,
     FakeEntitlements,
     FakeUpstream,
+    day_limits,
     gateway,
     gateway_settings,
 )
@@ -40,7 +42,7 @@ class Stack:
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     auth, ent, up = FakeAuth(), FakeEntitlements(), FakeUpstream()
     auth.add("tok-alice", "alice", "tenant-a")
     auth.add("tok-bob", "bob", "tenant-b")
@@ -51,5 +53,6 @@ async def stack() -> AsyncIterator[Stack]:
         "entitlements.test": httpx.MockTransport(ent.handler),
         "projection.test": httpx.MockTransport(up.handler),
     }
-    async with gateway(gateway_settings(), transports, kv) as client:
+    settings = gateway_settings(rate_limits_file=day_limits(tmp_path))
+    async with gateway(settings, transports, kv) as client:
         yield Stack(client, auth, ent, up, kv)

@@ -5,12 +5,13 @@ Redis back: the shared budget again, without a restart.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from access_common.backends.redis_kv import RedisKeyValue
 from access_common.testing import backend_url, redis_server
-from access_gateway.testing import bearer
+from access_gateway.testing import bearer, day_limits
 
 from .conftest import Gateway, Peers
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.redis
 
 
 async def test_switch_to_the_warm_local_limiter_and_back(
-    peers: Peers, make_gateway: Gateway, unique: str
+    peers: Peers, make_gateway: Gateway, unique: str, tmp_path: Path
 ) -> None:
     backend_url("redis")  # a real Redis is required: this test starts its own throwaway one
     server = redis_server()
@@ -26,7 +27,7 @@ async def test_switch_to_the_warm_local_limiter_and_back(
     try:
         token = await peers.token(f"alice-{unique}", f"tenant-{unique}")
         kv = RedisKeyValue(f"redis://127.0.0.1:{server.port}/0")
-        async with make_gateway(kv) as client:
+        async with make_gateway(kv, rate_limits_file=day_limits(tmp_path)) as client:
             heavy = "/api/v1/curves/recompute"
             for _ in range(4):
                 response = await client.post(heavy, json={}, headers=bearer(token))

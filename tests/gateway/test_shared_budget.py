@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from access_common.backends.redis_kv import RedisKeyValue
 from access_common.testing import backend_url
-from access_gateway.testing import bearer
+from access_gateway.testing import bearer, day_limits
 
 from .conftest import Gateway, Peers
 
 pytestmark = pytest.mark.redis
 
 
-async def test_two_replicas_one_budget(peers: Peers, make_gateway: Gateway, unique: str) -> None:
+async def test_two_replicas_one_budget(
+    peers: Peers, make_gateway: Gateway, unique: str, tmp_path: Path
+) -> None:
     url = backend_url("redis")
     token = await peers.token(f"alice-{unique}", f"tenant-{unique}")
     first_kv, second_kv = RedisKeyValue(url), RedisKeyValue(url)
-    async with make_gateway(first_kv) as first, make_gateway(second_kv) as second:
+    limits = day_limits(tmp_path)
+    async with (
+        make_gateway(first_kv, rate_limits_file=limits) as first,
+        make_gateway(second_kv, rate_limits_file=limits) as second,
+    ):
         statuses = []
         for i in range(12):
             client = first if i % 2 == 0 else second
             response = await client.post("/api/v1/curves/recompute", json={}, headers=bearer(token))
             statuses.append(response.status_code)
-        # The heavy tier allows 10 a minute per user, across both replicas together.
+        # The heavy tier allows 10 a window per user, across both replicas together.
         assert statuses == [200] * 10 + [429, 429]
         refused = await second.post("/api/v1/curves/recompute", json={}, headers=bearer(token))
         assert refused.json()["code"] == "RATE_LIMITED"

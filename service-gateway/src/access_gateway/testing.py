@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +33,7 @@ __all__ = [
     "FakeUpstream",
     "HostRouter",
     "bearer",
+    "day_limits",
     "gateway",
     "gateway_settings",
 ]
@@ -156,6 +158,25 @@ class FakeUpstream:
             "version": self.version,
         }
         return httpx.Response(200, json=body, headers={"x-total-count": "42"})
+
+
+_DAY_LIMITS = """tiers:
+  public: {requests: 100, window_seconds: 86400, scope: ip}
+  authenticated: {requests: 1000, window_seconds: 86400}
+  heavy: {requests: 10, window_seconds: 86400}
+  cache_writes: {requests: 5, window_seconds: 86400}
+"""
+
+
+def day_limits(folder: Path) -> Path:
+    """A limits file with the seed's budgets over a day-long window, written into ``folder``.
+
+    A test that crossed a window boundary would see its counts reset; with the window a
+    day long, none can.
+    """
+    path = folder / "limits.yaml"
+    path.write_text(_DAY_LIMITS)
+    return path
 
 
 def bearer(token: str) -> dict[str, str]:
