@@ -99,3 +99,19 @@ def test_cli_needs_redis_unless_dry_run(capsys: Any, monkeypatch: Any) -> None:
     out = capsys.readouterr().out
     assert "errors: []" in out
     assert "skipped: 16" in out
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    from access_gateway.warm.cli import _Bar  # noqa: PLC0415 - private helper under test
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown, hidden = Terminal(), io.StringIO()
+    for stream in (shown, hidden):
+        bar = _Bar(stream)
+        for done in range(1, 5):
+            bar(done, 4)
+    assert shown.getvalue().endswith("[" + "#" * 30 + "] 4/4\n")
+    assert hidden.getvalue() == ""
