@@ -129,6 +129,7 @@ class FakeUpstream:
     calls: dict[str, int] = field(default_factory=dict)
     seen_headers: list[dict[str, str]] = field(default_factory=list)
     version: int = 0
+    padding: int = 0
 
     @property
     def total(self) -> int:
@@ -156,6 +157,7 @@ class FakeUpstream:
             "path": path,
             "query": dict(request.url.params),
             "version": self.version,
+            "padding": "x" * self.padding,
         }
         return httpx.Response(200, json=body, headers={"x-total-count": "42"})
 
