@@ -34,6 +34,17 @@ from bench.servers import new_port, serving, uvicorn_argv
 
 __all__ = ["run"]
 
+ANALYSIS = """What bounds it is CPU per request, read in the CPU columns (they hold even when
+other work on this shared VM takes the cores, which moves every req/s and latency
+figure). A cached read costs the gateway a little more CPU than the bare route: uvicorn's
+HTTP handling and the shared request middleware are most of it, the pipeline's own
+stages (limiter, principal and decision lookups, cache, Server-Timing) tens of
+microseconds. An uncached read adds a whole HTTP exchange as a client (aiohttp) plus the
+upstream's own work, so on two cores shared by the gateway, the upstream and wrk it
+cannot approach a direct row that needs only the upstream's process. With Redis, every
+request, cached or not, pays one round trip for the shared rate budget (one Lua
+`INCRBY`); that is the price of one exact budget across replicas (decision 0004)."""
+
 _UNCACHED_ROUTE = """
   - id: bench.uncached
     path: /api/v1/bench/instruments/{id}
@@ -319,6 +330,8 @@ def _report(
         "| library | concurrent calls | req/s |",
         "|---|---|---|",
         *client_rows,
+        "",
+        ANALYSIS,
     ])  # fmt: skip
 
 
