@@ -34,9 +34,9 @@ from bench.servers import new_port, serving, uvicorn_argv
 
 __all__ = ["run"]
 
-ANALYSIS = """What bounds it is CPU per request, read in the CPU columns (they hold even when
-other work on this shared VM takes the cores, which moves every req/s and latency
-figure). A cached read costs the gateway a little more CPU than the bare route: uvicorn's
+ANALYSIS = """What bounds it is CPU per request, read in the CPU columns (they move less than
+req/s and latency when other work on this shared VM takes the cores, but they move too:
+compare rows of one run). A cached read costs the gateway a little more CPU than the bare route: uvicorn's
 HTTP handling and the shared request middleware are most of it, the pipeline's own
 stages (limiter, principal and decision lookups, cache, Server-Timing) tens of
 microseconds. An uncached read adds a whole HTTP exchange as a client (aiohttp) plus the
@@ -311,8 +311,7 @@ def _report(
         "then the open-loop generator at half of each row's throughput, "
         f"{seconds / 2:.0f} s per row.",
         "CPU ms/req is the serving process's user + system time per request during the wrk",
-        "row (from /proc: it shows cost even when other work on the machine steals cores),",
-        "with the upstream's beside it for the gateway rows.",
+        "row (from /proc), with the upstream's beside it for the gateway rows.",
         "",
         "| row | req/s (wrk) | of bare | of upstream | p50 ms | p99 ms | CPU ms/req | "
         "+ upstream CPU ms/req | half load req/s | p50 ms | p99 ms |",
