@@ -36,8 +36,9 @@ __all__ = ["run"]
 
 ANALYSIS = """What bounds it is CPU per request, read in the CPU columns (they move less than
 req/s and latency when other work on this shared VM takes the cores, but they move too:
-compare rows of one run). A cached read costs the gateway a little more CPU than the bare route: uvicorn's
-HTTP handling and the shared request middleware are most of it, the pipeline's own
+compare rows of one run). A cached read costs the gateway a little more CPU than the
+bare route: uvicorn's HTTP handling and the shared request middleware are most of it,
+the pipeline's own
 stages (limiter, principal and decision lookups, cache, Server-Timing) tens of
 microseconds. An uncached read adds a whole HTTP exchange as a client (aiohttp) plus the
 upstream's own work, so on two cores shared by the gateway, the upstream and wrk it
