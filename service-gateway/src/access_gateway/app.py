@@ -97,6 +97,9 @@ def _register_checks(health: HealthRegistry, resources: Resources, runtime: Gate
     """
     if resources.kv is not None:
         health.add(resources.kv.name, ping_check(resources.kv), required=False)
+    for backend in (resources.store, resources.bus, resources.kafka):
+        if backend is not None:  # e.g. the webhook ingestion's bus
+            health.add(backend.name, ping_check(backend))
     for name, url in resources.peers.items():
         health.add(name, peer_check(resources.http, url), required=False)
     limiter = runtime.limits.limiter
