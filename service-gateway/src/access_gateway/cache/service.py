@@ -95,7 +95,11 @@ class ResponseCache:
             return self._answer(entry, route_id, "STALE", now)
         self._metrics.cache_requests.labels(route_id, "miss").inc()
         flight = self._refresh(key, route_id, policy, fetch)
-        return await asyncio.shield(flight), "MISS"
+        fetched = await asyncio.shield(flight)
+        if fetched.status == 200 and fetched.as_of:
+            age = max(0.0, self._clock() - fetched.as_of)
+            self._metrics.projection_age.labels(route_id).observe(age)
+        return fetched, "MISS"
 
     def _answer(
         self, entry: CachedResponse, route_id: str, result: CacheResult, now: float
