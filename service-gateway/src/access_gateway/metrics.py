@@ -92,7 +92,7 @@ class GatewayMetrics:
         )
         self.projection_age = Histogram(
             "gateway_served_projection_age_seconds",
-            "Age of the projection data served from cache, by route",
+            "Age of the projection data served, by route",
             ("route",),
             buckets=_AGE_BUCKETS,
             registry=registry,
