@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.machine import describe
 
-BENCHMARKS = ["auth", "webhooks", "entitlements", "metrics", "throughput"]
+BENCHMARKS = ["auth", "webhooks", "entitlements", "metrics", "throughput", "gateway"]
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 HEADER = """# Benchmarks

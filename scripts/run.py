@@ -29,6 +29,8 @@ LOG_DIR = RUN_DIR / "logs"
 
 SERVICES = {"auth": 8010, "entitlements": 8011, "metrics": 8012, "streaming": 8001, "gateway": 8000}
 NATS_PORT = int(os.environ.get("ACCESS_RUN_NATS_PORT", "4222"))
+# The gateway's development projection upstream (sample data), unless a real one is set.
+PROJECTION_PORT = int(os.environ.get("ACCESS_DEV_PROJECTION_PORT", "8020"))
 HOST = "127.0.0.1"
 
 
@@ -129,6 +131,8 @@ def main() -> int:
                 print("nats-server not found: run `make install` first", file=sys.stderr)
                 return 1
             nats = Path(found)
+    if "ACCESS_PROJECTION_SERVICE_URL" not in env and port_in_use(PROJECTION_PORT):
+        busy.append(f"dev projection ({PROJECTION_PORT})")
     if busy:
         print(f"ports already in use: {', '.join(busy)}; stop what holds them", file=sys.stderr)
         return 1
@@ -149,6 +153,10 @@ def main() -> int:
             )
             env["ACCESS_NATS_URL"] = f"nats://{HOST}:{NATS_PORT}"
         python = str(VENV_BIN / "python")
+        if "ACCESS_PROJECTION_SERVICE_URL" not in env:
+            projection = [python, "-m", "access_gateway.dev_projection"]
+            procs["projection"] = start("projection", projection, env, echo=not args.quiet)
+            env["ACCESS_PROJECTION_SERVICE_URL"] = f"http://{HOST}:{PROJECTION_PORT}"
         for name in SERVICES:
             procs[name] = start(name, [python, "-m", f"access_{name}"], env, echo=not args.quiet)
         deadline = time.monotonic() + args.timeout
@@ -169,6 +177,7 @@ def main() -> int:
         for name, port in SERVICES.items():
             print(f"  {name:<13} http://{HOST}:{port}   docs: http://{HOST}:{port}/docs")
         print(f"  nats          {env['ACCESS_NATS_URL']}")
+        print(f"  projection    {env['ACCESS_PROJECTION_SERVICE_URL']}")
         print(f"Logs: {LOG_DIR}/. A dev token: `make token`. Ctrl-C stops everything.\n")
         if args.check:
             return 0

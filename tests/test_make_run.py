@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PORTS = [8000, 8001, 8010, 8011, 8012, 4222]
+PORTS = [8000, 8001, 8010, 8011, 8012, 4222, 8020]  # 8020: the dev projection upstream
 
 pytestmark = pytest.mark.timeout(180)
 

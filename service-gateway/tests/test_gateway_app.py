@@ -26,11 +26,18 @@ async def test_health_lists_cache_and_peers(
         state_dir=tmp_path,
         auth_service_url="http://127.0.0.1:9",
         entitlements_service_url="http://127.0.0.1:9",
+        projection_service_url="http://127.0.0.1:9",
     )
     app = create_app(settings)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
             health = (await client.get("/health")).json()
-    assert health["dependencies"] == {"memory": "ok", "auth": "down", "entitlements": "down"}
+    assert health["dependencies"] == {
+        "memory": "ok",
+        "auth": "down",
+        "entitlements": "down",
+        "projection": "down",
+        "ratelimit": "ok",
+    }
     assert health["status"] == "degraded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -143,3 +144,26 @@ async def test_two_replicas_share_one_budget_in_redis() -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_while_degraded_only_one_hit_probes_the_store() -> None:
+    ticks = Clock(0.0)
+    kv = Flaky()
+    kv.down = True
+    limiter = RateLimiter(kv, clock=Clock(), monotonic=ticks, retry_seconds=1.0)
+    await limiter.hit("k", Limit(100, 60))
+    assert degraded(limiter)
+    probes = 0
+    original = kv.incr
+
+    async def hanging(key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        nonlocal probes
+        probes += 1
+        await asyncio.sleep(0.05)
+        return await original(key, amount, ttl=ttl)
+
+    kv.incr = hanging  # type: ignore[method-assign]
+    ticks.now += 1.5
+    decisions = await asyncio.gather(*(limiter.hit("k", Limit(100, 60)) for _ in range(10)))
+    assert probes == 1
+    assert all(d.allowed for d in decisions)

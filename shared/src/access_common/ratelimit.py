@@ -112,6 +112,10 @@ class RateLimiter:
         if self._kv is not None and (
             self._down_since is None or self._monotonic() >= self._next_try
         ):
+            if self._down_since is not None:
+                # One probe at a time: hits arriving while it is out stay local instead
+                # of all waiting on a store that may be hanging.
+                self._next_try = self._monotonic() + self._retry_seconds
             try:
                 # A window key lives one window past its end, so a late replica's INCR
                 # never resurrects it with a fresh TTL of a full window.

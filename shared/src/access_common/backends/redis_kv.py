@@ -34,6 +34,14 @@ _SOCKET_TIMEOUT = 1.0
 _POOL_TIMEOUT = 2.0
 _HEALTH_CHECK_INTERVAL = 30
 
+# INCRBY that gives a key its expiry when (and only when) this call creates it.
+_INCR_WITH_TTL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], 0, 'PX', ARGV[2])
+end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+
 # The password in ``scheme://user:password@host`` or in a ``password=`` query parameter.
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^/?#]*@|(password=)[^&\s]*", re.IGNORECASE)
 
@@ -66,6 +74,7 @@ class RedisKeyValue:
             # The parser's message may quote parts of the URL, password included.
             raise ValueError(f"Invalid Redis URL: {self._display_url}") from None
         self._client: Redis = Redis.from_pool(pool)
+        self._incr_with_ttl = self._client.register_script(_INCR_WITH_TTL)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -97,17 +106,13 @@ class RedisKeyValue:
         px = _milliseconds(ttl)
         if px is None:
             return int(await self._call(self._redis().incrby(key, amount)))
-        client = self._redis()
-        try:
-            # MULTI/EXEC makes the pair atomic: SET NX creates the key at 0 with its
-            # expiry only when absent, and INCRBY never touches an existing expiry.
-            async with client.pipeline(transaction=True) as pipe:
-                pipe.set(key, b"0", nx=True, px=px)
-                pipe.incrby(key, amount)
-                _, value = await pipe.execute()
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise _unavailable() from exc
-        return int(value)
+        self._redis()
+        # One script is atomic and one round trip with one reply: the expiry is set only
+        # when this call creates the key, and INCRBY never touches an existing expiry.
+        # (A MULTI/EXEC pipeline did the same at almost twice the client CPU per call,
+        # and this runs on every rate-limited request.)
+        value = await self._call(self._incr_with_ttl(keys=[key], args=[amount, px]))
+        return int(cast("int", value))
 
     async def ttl(self, key: str) -> float | None:
         """Seconds left before the key expires; None when absent or without expiry."""

@@ -1,0 +1,1 @@
+"""A development projection upstream with a realistic sample data set (``make run``)."""
