@@ -193,12 +193,13 @@ class Connection:
     def resume_position(self) -> dict[str, dict[str, int]]:
         """Per topic and partition, the last offset before the first one not delivered."""
         position: dict[str, dict[str, int]] = {}
-        for (topic, partition), (first, _, _) in (self.dropping or {}).items():
-            position.setdefault(topic, {})[str(partition)] = first - 1
+        # Queued messages are older than dropped ones: the first one queued wins.
         for frame in self.queue:
             if isinstance(frame, DataFrame):
                 m = frame.message
                 position.setdefault(m.topic, {}).setdefault(str(m.partition), m.offset - 1)
+        for (topic, partition), (first, _, _) in (self.dropping or {}).items():
+            position.setdefault(topic, {}).setdefault(str(partition), first - 1)
         return position
 
     def _disconnect_slow(self) -> None:
