@@ -44,7 +44,8 @@ async def test_step_two_drops_and_announces_the_gap_when_there_is_room() -> None
     for offset in range(8, 11):
         conn.deliver(frame(offset, None))
     assert counts.by_topic["prices"]["dropped"] == 3
-    assert [f.message.offset for f in await conn.next_batch() or []] == list(range(8))
+    first = await conn.next_batch() or []
+    assert [f.message.offset for f in first if isinstance(f, DataFrame)] == list(range(8))
     conn.deliver(frame(11, None))
     batch = await conn.next_batch() or []
     assert body(batch[0]) == {
