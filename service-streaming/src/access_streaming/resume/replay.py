@@ -95,7 +95,7 @@ class Replay:
             )
         finally:
             held = self._release()
-        if connection.closed:
+        if connection.closed or self._topic not in connection.filters:
             return
         for frame in held:
             end = ends.get(frame.message.partition)
@@ -129,6 +129,8 @@ class Replay:
         subscription = await self._bus.subscribe([topic], start=start)
         try:
             async for message in subscription:
+                if connection.closed or topic not in connection.filters:
+                    return ends  # closed, unsubscribed or revoked meanwhile
                 span = todo.get(message.partition)
                 if span is None or message.offset < span[0]:
                     continue
