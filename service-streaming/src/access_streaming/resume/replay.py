@@ -63,6 +63,11 @@ class Replay:
         self._filter = filter_
         self.replayed = 0
 
+    def _gone(self) -> bool:
+        """The connection closed, or left (or lost) the topic meanwhile: replay no more."""
+        connection = self._connection
+        return connection.closed or self._topic not in connection.filters
+
     def hold(self) -> None:
         """Start holding the topic's live messages (call before joining the hub)."""
         connection = self._connection
@@ -95,7 +100,7 @@ class Replay:
             )
         finally:
             held = self._release()
-        if connection.closed or self._topic not in connection.filters:
+        if self._gone():
             return
         for frame in held:
             end = ends.get(frame.message.partition)
@@ -129,8 +134,8 @@ class Replay:
         subscription = await self._bus.subscribe([topic], start=start)
         try:
             async for message in subscription:
-                if connection.closed or topic not in connection.filters:
-                    return ends  # closed, unsubscribed or revoked meanwhile
+                if self._gone():
+                    return ends
                 span = todo.get(message.partition)
                 if span is None or message.offset < span[0]:
                     continue
@@ -142,12 +147,11 @@ class Replay:
                         todo, ends = await self._more(ends)
                         if not todo:
                             break
-                while len(connection.queue) >= connection.max_queue // 2:
-                    if connection.closed:
-                        return ends
+                # Back-pressure: the writer drains the queue; there is no event for "room".
+                while True:
+                    if len(connection.queue) < connection.max_queue // 2 or self._gone():
+                        break
                     await asyncio.sleep(_ROOM_POLL_SECONDS)
-                if connection.closed or topic not in connection.filters:
-                    return ends
         finally:
             await subscription.close()
         return ends
