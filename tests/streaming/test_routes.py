@@ -47,7 +47,10 @@ async def test_health_stats_and_metrics(
         await server.runtime.buses["nats"].publish(prices, b'{"p": 1}')
         await recv_type(ws, "data")
         stats = (await client.get("/stats")).json()
-        assert set(stats) == {"websocket", "sse", "subscriptions", "kafka", "nats"}
+        assert set(stats) == {
+            "websocket", "sse", "subscriptions", "kafka", "nats", "delivery", "gc"
+        }  # fmt: skip
+        assert stats["gc"]["max_pause_ms"] >= 0
         assert set(stats["websocket"]) == {
             "total_connections", "active_connections", "total_messages", "messages_per_second"
         }  # fmt: skip

@@ -187,6 +187,10 @@ async def test_token_expiry_closes_with_4001(
     token = await mint("alice", "tenant-a", ttl=2)
     async with start_streaming(registry) as server, await ws_connect(server, token) as ws:
         await recv_json(ws)
+        # Less than ACCESS_TOKEN_EXPIRING_SECONDS is left: the warning comes at once.
+        warning = await recv_json(ws, within=2)
+        assert warning["type"] == "token_expiring"
+        assert isinstance(warning["expires_at"], int)
         with pytest.raises(ConnectionClosed) as closed:
             await recv_json(ws, within=6)
         assert closed.value.rcvd is not None

@@ -29,8 +29,10 @@ __all__ = [
     "MessageTooLarge",
     "ServerAtCapacity",
     "SubscriptionDenied",
+    "SubscriptionRevoked",
     "TenantRequired",
     "TokenMissing",
+    "TokenSubjectMismatch",
     "TooManyTopics",
     "TopicInvalid",
     "TopicUnknown",
@@ -71,6 +73,20 @@ class SubscriptionDenied(Forbidden):
 
     default_code = "SUBSCRIPTION_DENIED"
     default_message = "Insufficient permissions for the topic"
+
+
+class SubscriptionRevoked(Forbidden):
+    """An entitlement re-check (policy change, refreshed token) no longer allows the topic."""
+
+    default_code = "SUBSCRIPTION_REVOKED"
+    default_message = "Access to the topic was revoked"
+
+
+class TokenSubjectMismatch(Forbidden):
+    """A refresh token names another user or tenant than the connection's."""
+
+    default_code = "TOKEN_SUBJECT_MISMATCH"
+    default_message = "The new token belongs to another user or tenant"
 
 
 class MessageMalformed(BadRequest):

@@ -84,6 +84,14 @@ class StreamingMetrics:
             registry=registry,
         )
 
+        self.overflow = Counter(
+            "streaming_delivery_steps_total",
+            "Per topic: snapshot messages sent, messages conflated (by max_rate or a full"
+            " queue), dropped, gap messages, slow-consumer disconnects",
+            ("topic", "step"),
+            registry=registry,
+        )
+
     def consumed(self, bus: str, topic: str) -> Counter:
         """The consumed counter child of a topic on a bus."""
         if bus == "kafka":

@@ -25,13 +25,25 @@ from access_common.backends.bus import Bus
 from access_common.backends.kv import KeyValue
 from access_common.backends.memory_kv import MemoryKeyValue
 from access_common.clients import AuthClient, EntitlementsClient
+from access_common.clients.entitlements import Subject
+from access_common.errors import AccessError
 from access_common.http import HttpClient
 from access_common.ratelimit import Limit, RateLimiter
 from access_streaming.auth import PrincipalCache
 from access_streaming.bus import TopicReaders
 from access_streaming.connections import CloseCode, Connection, ConnectionSlots, Owner, Protocol
-from access_streaming.errors import ConnectRateLimited, ServerAtCapacity, TenantRequired
+from access_streaming.connections.overflow import OverflowCounts
+from access_streaming.errors import (
+    ConnectRateLimited,
+    MessageMalformed,
+    ServerAtCapacity,
+    SubscriptionRevoked,
+    TenantRequired,
+    TokenSubjectMismatch,
+    error_message,
+)
 from access_streaming.fanout import KEEPALIVE, DataFrame, Frame, Hub, control
+from access_streaming.gcstats import GcPauses
 from access_streaming.metrics import StreamingMetrics
 from access_streaming.settings import StreamingSettings
 from access_streaming.subscriptions import Subscriptions
@@ -62,7 +74,12 @@ class StreamingRuntime:
         self.registry = registry
         self.metrics = metrics
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self.hub = Hub()
+        self.overflow = OverflowCounts(metrics)
+        self.hub = Hub(
+            key_fields={t.name: t.key for t in registry if t.key is not None},
+            snapshot_topics={t.name for t in registry if t.snapshot},
+            on_conflated=lambda topic: self.overflow.add(topic, "conflated_rate"),
+        )
         self.buses = buses
         self.readers = TopicReaders(buses, registry, self.hub, metrics, tracer=tracer)
         self.principals = PrincipalCache(AuthClient(http, settings.auth_service_url))
@@ -95,19 +112,23 @@ class StreamingRuntime:
             "websocket": settings.max_ws_connections,
             "sse": settings.max_sse_connections,
         }
-        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        self._expiry: dict[str, tuple[asyncio.TimerHandle, ...]] = {}
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=_RATE_WINDOW_SAMPLES)
         # Metric children looked up once, not on every write.
         self._sent_counters = {p: metrics.messages_sent.labels(p) for p in ("websocket", "sse")}
         self._lag: dict[str, Histogram] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._rechecker: asyncio.Task[None] | None = None
+        self.gc = GcPauses()
         self.draining = False
         self.drained = asyncio.Event()
 
     async def start(self) -> None:
         """Start the background work (slot refresh, rate sampling)."""
         self.slots.start()
+        self.gc.start()
         self._ticker = asyncio.create_task(self._tick(), name="stats ticker")
+        self._rechecker = asyncio.create_task(self._recheck_loop(), name="entitlement recheck")
 
     async def _tick(self) -> None:
         while True:
@@ -164,7 +185,9 @@ class StreamingRuntime:
                 headers={"Retry-After": "5"},
             )
         owner = Owner(principal.sub, principal.tenant_id, principal.roles, float(principal.exp))
-        connection = Connection(protocol, owner, max_queue=self.settings.outgoing_queue_size)
+        connection = Connection(
+            protocol, owner, max_queue=self.settings.outgoing_queue_size, counts=self.overflow
+        )
         self.active[protocol] += 1  # held while the slots are taken, so capacity is exact
         try:
             connection.lease = await self.slots.acquire(owner, connection.id)
@@ -192,11 +215,96 @@ class StreamingRuntime:
         else:
             self.metrics.sse_connections.inc()
         self.metrics.active_connections.labels(protocol).inc()
-        delay = connection.owner.expires_at - time.time()
+        self._schedule_expiry(connection)
+
+    def _schedule_expiry(self, connection: Connection) -> None:
+        """``token_expiring`` ahead of exp, then the close at exp (replacing older timers)."""
+        for timer in self._expiry.pop(connection.id, ()):
+            timer.cancel()
+        expires_at = connection.owner.expires_at
+        delay = expires_at - time.time()
         loop = asyncio.get_running_loop()
-        self._expiry[connection.id] = loop.call_later(
+        close = loop.call_later(
             max(0.0, delay), connection.close, CloseCode.TOKEN_EXPIRED, "token expired"
         )
+        warning = loop.call_later(
+            max(0.0, delay - self.settings.token_expiring_seconds),
+            connection.push,
+            control("token_expiring", expires_at=int(expires_at)),
+        )
+        self._expiry[connection.id] = (warning, close)
+
+    async def refresh(self, connection: Connection, token: object) -> None:
+        """Swap in a new token of the same user and tenant; subscriptions are re-checked."""
+        if not isinstance(token, str) or not token:
+            raise MessageMalformed("refresh needs data.token")
+        principal = await self.principals.verify(token)
+        owner = connection.owner
+        if principal.sub != owner.user_id or principal.tenant_id != owner.tenant_id:
+            raise TokenSubjectMismatch(
+                "The new token belongs to another user or tenant; open a new connection"
+            )
+        connection.owner = Owner(owner.user_id, owner.tenant_id, principal.roles,
+                                 float(principal.exp))  # fmt: skip
+        self._schedule_expiry(connection)
+        connection.push(control("token_refreshed", expires_at=int(principal.exp)))
+        await self.recheck([connection])
+
+    async def recheck(self, connections: list[Connection]) -> None:
+        """Ask entitlements again for every subscription; revoke what is no longer allowed.
+
+        One check-batch per distinct (user, tenant, roles). Decisions the client remembers
+        stay valid for their TTL unless a newer policy version was observed. When the
+        entitlements service cannot answer, the grants made at subscribe time stand.
+        """
+        by_subject: dict[Subject, list[Connection]] = {}
+        for connection in connections:
+            if connection.filters and not connection.closed:
+                o = connection.owner
+                by_subject.setdefault(Subject(o.user_id, o.tenant_id, o.roles), []).append(
+                    connection
+                )
+        for subject, members in by_subject.items():
+            names = sorted({name for c in members for name in c.filters})
+            try:
+                decisions = await self.entitlements.check_batch(
+                    subject, [self.registry.get(name).entitlement for name in names]
+                )
+            except AccessError as exc:
+                logger.warning("entitlement re-check failed: %s", exc.code)
+                continue
+            denied = {name for name, d in zip(names, decisions, strict=True) if not d.allow}
+            for connection in members:
+                for name in denied & set(connection.filters):
+                    self.revoke(connection, name)
+
+    def revoke(self, connection: Connection, topic: str) -> None:
+        """Stop delivery of a topic at once: unsubscribe, drop what is queued, tell the client."""
+        self.subscriptions.unsubscribe(connection, [topic])
+        queue = connection.queue
+        kept = [f for f in queue if not (isinstance(f, DataFrame) and f.message.topic == topic)]
+        queue.clear()
+        queue.extend(kept)
+        self.metrics.refusals.labels(SubscriptionRevoked.default_code).inc()
+        connection.push(
+            control(
+                "error",
+                **error_message(
+                    SubscriptionRevoked(
+                        f"Access to topic {topic} was revoked", details={"topic": topic}
+                    )
+                ),
+            )
+        )
+
+    async def _recheck_loop(self) -> None:
+        interval = self.settings.entitlements_recheck_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.recheck(list(self.connections.values()))
+            except Exception:
+                logger.exception("entitlement re-check failed")
 
     async def release(self, connection: Connection) -> None:
         """Forget a finished connection: subscriptions, slots, counters (idempotent)."""
@@ -206,9 +314,10 @@ class StreamingRuntime:
         protocol = connection.protocol
         self.active[protocol] -= 1
         self.metrics.active_connections.labels(protocol).dec()
-        timer = self._expiry.pop(connection.id, None)
-        if timer is not None:
+        for timer in self._expiry.pop(connection.id, ()):
             timer.cancel()
+        for task in list(connection.tasks or ()):
+            task.cancel()
         self.subscriptions.drop(connection)
         lease = connection.lease
         if lease is not None:
@@ -263,7 +372,9 @@ class StreamingRuntime:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace):
                 await self.drained.wait()
-        if self._ticker is not None:
-            self._ticker.cancel()
+        for task in (self._ticker, self._rechecker):
+            if task is not None:
+                task.cancel()
+        self.gc.stop()
         await self.readers.close()
         await self.slots.close()

@@ -34,8 +34,13 @@ class StreamingSettings(ServiceSettings, BusSettings, KvSettings, PeerSettings):
     # WebSocket protocol pings every half of this; a peer silent for it is closed.
     heartbeat_timeout: float = Field(default=30.0, gt=0)
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
-    # Messages waiting for one slow connection before it is closed (issue 19 refines this).
+    # Messages waiting for one connection; when full: conflate, then drop with a gap, then
+    # close with 4008 (docs/streaming.md, slow consumers).
     outgoing_queue_size: int = Field(default=4096, ge=16)
+    # ``token_expiring`` is sent this long before the token's exp (then refresh or 4001).
+    token_expiring_seconds: float = Field(default=60.0, ge=0)
+    # Every subscription's entitlement is asked again this often (cached decisions count).
+    entitlements_recheck_seconds: float = Field(default=15.0, gt=0)
     topics_file: Path = DEFAULT_TOPICS_FILE
     # The development feed publishes moving prices and curves; on by default only in local.
     dev_feed: bool | None = None

@@ -39,15 +39,23 @@ __all__ = [
 ]
 
 
-def registry_for(**topics: str) -> TopicRegistry:
+def registry_for(
+    *, options: Mapping[str, Mapping[str, Any]] | None = None, **topics: str
+) -> TopicRegistry:
     """A registry of fresh topics: ``registry_for(prices="kafka")`` → ``streamtest.<run>.prices``.
 
+    ``options={"prices": {"key": "instrument", "snapshot": True}}`` adds registry fields.
     Names are unique per call, so tests never share a topic; on NATS they all live in one
     stream (``ACCESS_STREAMTEST``) instead of one stream per test.
     """
     run = uuid.uuid4().hex[:12]
     entries = [
-        {"name": f"streamtest.{run}.{label}", "bus": bus, "required_role": "analyst"}
+        {
+            "name": f"streamtest.{run}.{label}",
+            "bus": bus,
+            "required_role": "analyst",
+            **(options or {}).get(label, {}),
+        }
         for label, bus in topics.items()
     ]
     return TopicRegistry.from_dict({"topic": entries, "default": entries[0]["name"]})

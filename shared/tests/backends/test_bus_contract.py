@@ -308,3 +308,14 @@ async def test_subscribe_rejects_bad_arguments(bus: Bus, topic: str) -> None:
         await bus.subscribe([])
     with pytest.raises(ValueError, match="offset"):
         await bus.subscribe([topic], start=-1)
+
+
+async def test_bounds_span_the_retained_messages(bus: Bus, topic: str) -> None:
+    before = await bus.bounds(topic)
+    assert all(first <= end for first, end in before.values())
+    offsets = await publish_all(bus, topic, [b"a", b"b", b"c"])
+    after = await bus.bounds(topic)
+    # Every message sits in one partition whose end is past it and whose start is not.
+    for offset in offsets:
+        assert any(first <= offset < end for first, end in after.values())
+    assert sum(end for _, end in after.values()) >= sum(end for _, end in before.values()) + 3

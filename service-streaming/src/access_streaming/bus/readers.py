@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from opentelemetry import trace
 
-from access_common.backends.bus import Bus, Message, Subscription
+from access_common.backends.bus import Bus, Message, StartPosition, Subscription
 from access_common.context import TRACEPARENT_HEADER, parse_traceparent
 from access_common.errors import AccessError
 from access_common.tracing import remote_parent
@@ -142,7 +142,11 @@ class TopicReaders:
         try:
             while not self._closed:
                 try:
-                    reader.subscription = await reader.bus.subscribe([reader.topic], start="latest")
+                    warm = await self._warm_bounds(reader)
+                    start: StartPosition = "latest"
+                    if warm:
+                        start = min(first for first, _ in warm.values())
+                    reader.subscription = await reader.bus.subscribe([reader.topic], start=start)
                 except AccessError as exc:
                     logger.warning(
                         "cannot read %s yet: %s", reader.topic, exc.code, extra={"code": exc.code}
@@ -151,9 +155,10 @@ class TopicReaders:
                     delay = min(delay * 2, _RETRY_MAX_SECONDS)
                     continue
                 delay = 0.5
-                reader.positioned.set()
+                if not warm:
+                    reader.positioned.set()
                 try:
-                    await self._pump(reader, stats)
+                    await self._pump(reader, stats, warm)
                 except AccessError as exc:
                     logger.warning(
                         "reader of %s failed: %s; reopening",
@@ -168,13 +173,47 @@ class TopicReaders:
         finally:
             stats.topics.discard(reader.topic)
 
-    async def _pump(self, reader: _Reader, stats: BusStats) -> None:
+    async def _warm_bounds(self, reader: _Reader) -> dict[int, tuple[int, int]]:
+        """For a snapshot topic: per partition, the offsets to read back before going live."""
+        depth = self._registry.get(reader.topic).snapshot_depth
+        if not self._hub.keeps_snapshot(reader.topic) or depth == 0:
+            return {}
+        bounds = await reader.bus.bounds(reader.topic)
+        return {
+            partition: (max(first, end - depth), end)
+            for partition, (first, end) in bounds.items()
+            if end > max(first, end - depth)
+        }
+
+    async def _pump(
+        self, reader: _Reader, stats: BusStats, warm: dict[int, tuple[int, int]]
+    ) -> None:
         subscription = reader.subscription
         if subscription is None:
             return
         consumed = self._metrics.consumed(reader.bus_name, reader.topic)
         dispatch = self._hub.dispatch
         tracer = self._tracer
+        if warm:
+            # Fill the snapshot from the log (nobody is sent these), then go live.
+            remember = self._hub.frame
+            pending = dict(warm)
+            async for message in subscription:
+                stats.messages_consumed += 1
+                consumed.inc()
+                span = pending.get(message.partition)
+                if span is None:
+                    dispatch(message)
+                elif message.offset >= span[0]:
+                    if message.offset < span[1]:
+                        remember(message)
+                    else:
+                        dispatch(message)
+                    if message.offset >= span[1] - 1:
+                        del pending[message.partition]
+                if not pending:
+                    break
+            reader.positioned.set()
         async for message in subscription:
             stats.messages_consumed += 1
             consumed.inc()

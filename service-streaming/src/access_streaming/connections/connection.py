@@ -15,8 +15,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from access_streaming.connections.overflow import Gap, OverflowCounts, conflate_queue, gap_frame
 from access_streaming.fanout.filters import Filter
-from access_streaming.fanout.frames import Frame
+from access_streaming.fanout.frames import ControlFrame, DataFrame, Frame, control
 
 if TYPE_CHECKING:
     from access_streaming.connections.slots import Lease
@@ -57,9 +58,13 @@ class Connection:
         "close_code",
         "close_reason",
         "closed",
+        "counts",
         "created",
         "dropped",
+        "dropping",
         "filters",
+        "final",
+        "holds",
         "id",
         "last_write",
         "lease",
@@ -67,12 +72,21 @@ class Connection:
         "owner",
         "protocol",
         "queue",
+        "resume",
         "sent",
+        "tasks",
         "writer",
         "writing_since",
     )
 
-    def __init__(self, protocol: Protocol, owner: Owner, *, max_queue: int) -> None:
+    def __init__(
+        self,
+        protocol: Protocol,
+        owner: Owner,
+        *,
+        max_queue: int,
+        counts: OverflowCounts | None = None,
+    ) -> None:
         self.id = f"conn-{secrets.token_urlsafe(12)}"
         self.protocol: Protocol = protocol
         self.owner = owner
@@ -94,22 +108,113 @@ class Connection:
         self.writing_since = 0.0
         self.last_write = time.monotonic()
         self._waiter: asyncio.Future[None] | None = None
+        self.counts = counts if counts is not None else OverflowCounts()
+        # topic -> live messages held back while a replay or snapshot is sent first
+        self.holds: dict[str, list[DataFrame]] | None = None
+        # Ranges dropped because the queue was full, announced once there is room.
+        self.dropping: Gap | None = None
+        # Sent after the queue, before the close frame (the slow consumer's resume point).
+        self.final: ControlFrame | None = None
+        # topic -> {partition: last offset seen} from SSE Last-Event-ID, used on subscribe
+        self.resume: dict[str, dict[int, int]] | None = None
+        self.tasks: set[asyncio.Task[None]] | None = None
+
+    def deliver(self, frame: DataFrame) -> None:
+        """The publish path: queue a data message, or hold it while its topic replays."""
+        holds = self.holds
+        if holds is not None:
+            held = holds.get(frame.message.topic)
+            if held is not None:
+                held.append(frame)
+                return
+        self.push(frame)
 
     def push(self, frame: Frame) -> None:
-        """Queue a frame for the writer; never blocks. A full queue closes the connection."""
+        """Queue a frame for the writer; never blocks. A full queue runs the overflow steps."""
         if self.closed:
             return
         queue = self.queue
-        if len(queue) >= self.max_queue:
-            self.dropped += 1
-            self.close(CloseCode.SLOW_CONSUMER, "slow consumer: outgoing queue full")
+        if not isinstance(frame, DataFrame):
+            # Control messages (pong, errors, gaps) are few and rate-limited: never dropped.
+            queue.append(frame)
+            self._wake()
+            return
+        if self.dropping is not None:
+            if len(queue) >= self.max_queue // 2:
+                self._drop(frame)
+                return
+            self._announce_gaps()
+        if len(queue) >= self.max_queue and not self._make_room(frame):
             return
         queue.append(frame)
+        self._wake()
+
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    def _make_room(self, frame: Frame) -> bool:
+        """Step 1: conflate the queue; True when the frame now fits."""
+        queue = self.queue
+        conflate_queue(queue, self.counts, "conflated")
+        if len(queue) < self.max_queue:
+            return True
+        self._drop(frame)
+        return False
+
+    def _drop(self, frame: Frame) -> None:
+        """Step 2: drop and remember the range; step 3 once a queue's worth is lost."""
+        self.dropped += 1
+        if not isinstance(frame, DataFrame):
+            return
+        m = frame.message
+        gaps = self.dropping
+        if gaps is None:
+            gaps = self.dropping = {}
+        span = gaps.get((m.topic, m.partition))
+        if span is None:
+            gaps[(m.topic, m.partition)] = [m.offset, m.offset, 1]
+        else:
+            span[1] = m.offset
+            span[2] += 1
+        self.counts.add(m.topic, "dropped")
+        if sum(span[2] for span in gaps.values()) >= self.max_queue:
+            self._disconnect_slow()
+
+    def _announce_gaps(self) -> None:
+        gaps, self.dropping = self.dropping, None
+        for (topic, partition), (first, last, count) in (gaps or {}).items():
+            self.counts.add(topic, "gap")
+            self.queue.append(gap_frame(topic, partition, first, last, count, "slow_consumer"))
+
+    def resume_position(self) -> dict[str, dict[str, int]]:
+        """Per topic and partition, the last offset before the first one not delivered."""
+        position: dict[str, dict[str, int]] = {}
+        # Queued messages are older than dropped ones: the first one queued wins.
+        for frame in self.queue:
+            if isinstance(frame, DataFrame):
+                m = frame.message
+                position.setdefault(m.topic, {}).setdefault(str(m.partition), m.offset - 1)
+        for (topic, partition), (first, _, _) in (self.dropping or {}).items():
+            position.setdefault(topic, {}).setdefault(str(partition), first - 1)
+        return position
+
+    def _disconnect_slow(self) -> None:
+        """Close with 4008 after an error message naming where to resume from."""
+        position = self.resume_position()
+        for topic in position:
+            self.counts.add(topic, "disconnected")
+        self.queue.clear()
+        self.final = control(
+            "error",
+            error="SLOW_CONSUMER",
+            message="The connection could not keep up; resume from details.since",
+            details={"since": position},
+        )
+        self.close(CloseCode.SLOW_CONSUMER, "slow consumer: resume from the SLOW_CONSUMER error")
 
     def close(self, code: int, reason: str) -> None:
         """Ask the writer to close with this code and reason (the first close wins)."""
@@ -136,4 +241,7 @@ class Connection:
             return None
         batch = list(self.queue)
         self.queue.clear()
+        if self.dropping is not None:
+            # The writer just emptied the queue: say what was lost before anything else.
+            self._announce_gaps()
         return batch

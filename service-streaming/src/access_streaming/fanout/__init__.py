@@ -7,6 +7,7 @@ from access_streaming.fanout.frames import (
     ControlFrame,
     DataFrame,
     Frame,
+    SnapshotFrame,
     control,
 )
 from access_streaming.fanout.hub import Hub
@@ -19,6 +20,7 @@ __all__ = [
     "Filter",
     "Frame",
     "Hub",
+    "SnapshotFrame",
     "control",
     "parse_filters",
 ]

@@ -15,20 +15,48 @@ import orjson
 
 from access_common.backends.bus import Message
 
-__all__ = ["KEEPALIVE", "Comment", "ControlFrame", "DataFrame", "Frame", "control"]
+__all__ = [
+    "KEEPALIVE",
+    "Comment",
+    "ControlFrame",
+    "DataFrame",
+    "Frame",
+    "SnapshotFrame",
+    "control",
+]
 
 
 class DataFrame:
-    """One bus message as a ``data`` message, encoded lazily once per protocol."""
+    """One bus message as a ``data`` message, encoded lazily once per protocol.
 
-    __slots__ = ("_data", "_raw", "_sse", "_ws", "message")
+    ``key`` is the message's conflation and snapshot key (the bus key, or the topic's
+    configured payload field); a snapshot copy carries ``"snapshot": true``.
+    """
 
-    def __init__(self, message: Message, data: Any) -> None:
+    __slots__ = ("_data", "_raw", "_snapshot", "_sse", "_ws", "key", "message")
+
+    _marker = b""
+
+    def __init__(self, message: Message, data: Any, key: object = None) -> None:
         self.message = message
         self._data = data
         self._raw = message.value
+        self.key = key
         self._ws: str | None = None
         self._sse: bytes | None = None
+        self._snapshot: DataFrame | None = None
+
+    @property
+    def data(self) -> Any:
+        """The decoded payload (filters read it)."""
+        return self._data
+
+    def as_snapshot(self) -> DataFrame:
+        """The same message marked ``"snapshot": true``, built once and shared."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = SnapshotFrame(self.message, self._data, self.key)
+        return snapshot
 
     @property
     def timestamp_ms(self) -> int:
@@ -38,13 +66,14 @@ class DataFrame:
     def _body(self, raw: bytes, *, with_type: bool) -> bytes:
         m = self.message
         head = b'{"type":"data","topic":"' if with_type else b'{"topic":"'
-        return b'%s%s","data":%s,"timestamp":%d,"partition":%d,"offset":%d}' % (
+        return b'%s%s","data":%s,"timestamp":%d,"partition":%d,"offset":%d%s}' % (
             head,
             m.topic.encode(),
             raw,
             m.timestamp_ms,
             m.partition,
             m.offset,
+            self._marker,
         )
 
     def ws_text(self) -> str:
@@ -70,6 +99,14 @@ class DataFrame:
                 self._body(raw, with_type=False),
             )
         return event
+
+
+class SnapshotFrame(DataFrame):
+    """A ``data`` message sent from the snapshot on subscribe: ``"snapshot": true``."""
+
+    __slots__ = ()
+
+    _marker = b',"snapshot":true'
 
 
 class ControlFrame:

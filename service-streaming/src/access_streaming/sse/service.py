@@ -17,6 +17,7 @@ from starlette.requests import Request
 from access_common.errors import AccessError
 from access_streaming.connections import Connection
 from access_streaming.errors import ConnectionNotFound, FilterInvalid, MessageMalformed
+from access_streaming.resume import parse_last_event_id
 from access_streaming.runtime import StreamingRuntime
 from access_streaming.sse.schemas import SseSubscribeResponse, SseUnsubscribeResponse
 from access_streaming.sse.stream import SseStream
@@ -42,6 +43,13 @@ async def open_stream(runtime: StreamingRuntime, request: Request) -> SseStream:
     except AccessError as exc:
         runtime.metrics.refusals.labels(exc.code).inc()
         raise
+    # EventSource sends the id of the last event it saw when it reconnects: that topic is
+    # replayed from there when this connection subscribes to it again.
+    resume = parse_last_event_id(
+        request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    )
+    if resume:
+        connection.resume = resume
     return SseStream(runtime, connection)
 
 
@@ -74,6 +82,17 @@ async def _owned(runtime: StreamingRuntime, request: Request, form: dict[str, An
     return connection
 
 
+def _rate(raw: object) -> object:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            return float(raw)
+        except ValueError:
+            raise MessageMalformed("max_rate is a number of messages per second") from None
+    return raw
+
+
 def _filters(raw: object) -> object:
     if raw is None or raw == "":
         return None
@@ -92,11 +111,24 @@ async def subscribe(runtime: StreamingRuntime, request: Request) -> SseSubscribe
     form = await _form(request)
     connection = await _owned(runtime, request, form)
     topic = form.get("topic") or runtime.registry.default
+    since = (
+        {topic: connection.resume[topic]}
+        if connection.resume and topic in connection.resume
+        else None
+    )
+    rate = form.get("max_rate")
     outcome = await runtime.subscriptions.subscribe(
-        connection, [topic], _filters(form.get("filters"))
+        connection,
+        [topic],
+        _filters(form.get("filters")),
+        since=since,
+        max_rate=_rate(rate),
     )
     if outcome.errors:
         raise outcome.errors[0]
+    if since and connection.resume:
+        connection.resume.pop(str(topic), None)
+    runtime.subscriptions.start_delivery(connection, outcome)
     filters = outcome.filter.as_dict() if outcome.filter is not None else {}
     return SseSubscribeResponse(topic=str(topic), filters=filters, connection_id=connection.id)
 

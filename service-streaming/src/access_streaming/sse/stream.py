@@ -94,4 +94,6 @@ class SseStream(Response):
         runtime.metrics.closes.labels(str(connection.close_code)).inc()
         goodbye = orjson.dumps({"code": connection.close_code, "reason": connection.close_reason})
         body = b"event: close\ndata: %s\n\n" % goodbye
+        if connection.final is not None:
+            body = connection.final.sse_bytes() + body
         await send({"type": "http.response.body", "body": body, "more_body": False})

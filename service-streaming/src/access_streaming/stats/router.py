@@ -48,6 +48,8 @@ def stats_of(runtime: StreamingRuntime) -> StatsReport:
         ),
         kafka=_bus(runtime, "kafka"),
         nats=_bus(runtime, "nats"),
+        delivery=runtime.overflow.by_topic,
+        gc=runtime.gc.report(),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 __all__ = ["BusSection", "ProtocolSection", "StatsReport", "SubscriptionSection"]
 
@@ -40,3 +42,8 @@ class StatsReport(BaseModel):
     subscriptions: SubscriptionSection
     kafka: BusSection
     nats: BusSection
+    # topic -> step -> count: snapshot, conflated_rate, conflated, dropped, gap,
+    # gap_retention, disconnected (docs/streaming.md)
+    delivery: dict[str, dict[str, int]] = Field(default_factory=dict)
+    # collections per generation and pause times (ms) since start
+    gc: dict[str, Any] = Field(default_factory=dict)

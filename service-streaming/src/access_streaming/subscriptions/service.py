@@ -6,6 +6,12 @@ them. Every topic is checked against the registry, then the entitlements service
 join the hub and their readers start (positioned before this returns); each denied topic
 gets its own ``SUBSCRIPTION_DENIED`` with the topic and the role that would grant it. When
 entitlements cannot answer, nothing is subscribed (``ENTITLEMENTS_UNAVAILABLE``).
+
+A topic subscribed with a position (``since``) is replayed from the broker before its live
+messages; a snapshot topic subscribed without one first gets its last message per key.
+Live messages are held from the moment the connection joins the hub until
+:meth:`Subscriptions.start_delivery` has queued the snapshot or the replay has caught up.
+``max_rate`` puts the subscription in a conflating group.
 """
 
 from __future__ import annotations
@@ -26,9 +32,15 @@ from access_streaming.errors import (
 )
 from access_streaming.fanout import Filter, Hub, parse_filters
 from access_streaming.metrics import StreamingMetrics
+from access_streaming.resume import Replay, Since
+from access_streaming.resume.replay import Held
 from access_streaming.topics import Topic, TopicRegistry, check_topic_name
 
 __all__ = ["SubscribeOutcome", "Subscriptions"]
+
+
+_MAX_RATE = 1000.0
+_MIN_RATE = 0.01
 
 
 @dataclass(slots=True)
@@ -38,6 +50,21 @@ class SubscribeOutcome:
     subscribed: list[str] = field(default_factory=list)
     filter: Filter | None = None
     errors: list[AccessError] = field(default_factory=list)
+    max_rate: float | None = None
+    # Started by start_delivery, once the client was told what it subscribed to.
+    replays: list[Replay] = field(default_factory=list)
+    snapshots: list[str] = field(default_factory=list)
+
+
+def parse_max_rate(raw: object) -> float | None:
+    """Messages per second per key, or None; MessageMalformed when out of range."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise MessageMalformed("max_rate is a number of messages per second per key")
+    if not _MIN_RATE <= raw <= _MAX_RATE:
+        raise MessageMalformed(f"max_rate is between {_MIN_RATE} and {_MAX_RATE:g}")
+    return float(raw)
 
 
 def _topic_names(raw: object, default: str) -> list[str]:
@@ -71,12 +98,19 @@ class Subscriptions:
         self._max_topics = max_topics
 
     async def subscribe(
-        self, connection: Connection, topics: object, filters: object
+        self,
+        connection: Connection,
+        topics: object,
+        filters: object,
+        *,
+        since: Since | None = None,
+        max_rate: object = None,
     ) -> SubscribeOutcome:
         """Subscribe to what is allowed; raise only when nothing could be decided."""
         names = _topic_names(topics, self._registry.default)
         filter_ = parse_filters(filters)
-        outcome = SubscribeOutcome(filter=filter_)
+        rate = parse_max_rate(max_rate)
+        outcome = SubscribeOutcome(filter=filter_, max_rate=rate)
         wanted: list[Topic] = []
         for name in names:
             try:
@@ -115,7 +149,18 @@ class Subscriptions:
             if connection.closed:
                 break
             fresh = topic.name not in connection.filters
-            self._hub.add(connection, topic.name, filter_)
+            position = (since or {}).get(topic.name)
+            if position is not None:
+                bus, _ = self._readers.bus_for(topic.name)
+                replay = Replay(bus, self._hub, connection, topic.name, position, filter_)
+                replay.hold()
+                outcome.replays.append(replay)
+            elif fresh and self._hub.keeps_snapshot(topic.name):
+                if connection.holds is None:
+                    connection.holds = {}
+                connection.holds[topic.name] = Held(connection.max_queue)
+                outcome.snapshots.append(topic.name)
+            self._hub.add(connection, topic.name, filter_, rate)
             if fresh:
                 self._metrics.subscriptions.labels(topic.name).inc()
                 self._metrics.active_subscriptions.labels(topic.name).inc()
@@ -123,6 +168,30 @@ class Subscriptions:
         # Every topic read (positioned) before the client hears it is subscribed.
         await asyncio.gather(*(self._readers.ensure(name) for name in outcome.subscribed))
         return outcome
+
+    def start_delivery(self, connection: Connection, outcome: SubscribeOutcome) -> None:
+        """Queue the snapshots, start the replays; live messages follow each without a gap."""
+        for name in outcome.snapshots:
+            holds = connection.holds or {}
+            held = holds.pop(name, [])
+            if not holds:
+                connection.holds = None
+            if connection.closed:
+                continue
+            frames = self._hub.snapshot(name, outcome.filter)
+            for frame in frames:
+                connection.push(frame)
+            # The snapshot has the newest value of every held keyed message already.
+            for frame in held:
+                if frame.key is None:
+                    connection.push(frame)
+            connection.counts.add(name, "snapshot", len(frames))
+        for replay in outcome.replays:
+            task = asyncio.create_task(replay.run(), name=f"replay {connection.id}")
+            if connection.tasks is None:
+                connection.tasks = set()
+            connection.tasks.add(task)
+            task.add_done_callback(connection.tasks.discard)
 
     def unsubscribe(self, connection: Connection, topics: object) -> list[str]:
         """Leave the named topics (none: every topic); the ones actually left."""

@@ -37,6 +37,12 @@ class Topic:
     bus: BusName
     required_role: str
     description: str = ""
+    # The payload field that keys messages (conflation, snapshot); None: the bus key.
+    key: str | None = None
+    # Keep the last message per key and send it first to a new subscriber.
+    snapshot: bool = False
+    # Messages per partition read back to fill the snapshot when the reader starts.
+    snapshot_depth: int = 10_000
 
     @property
     def entitlement(self) -> tuple[str, str]:
@@ -80,7 +86,26 @@ class TopicRegistry:
                 raise ValueError(f"topic registry: {name}: bus must be 'kafka' or 'nats'")
             if not isinstance(role, str) or not role:
                 raise ValueError(f"topic registry: {name}: required_role is missing")
-            topics.append(Topic(name, bus, role, str(entry.get("description", ""))))
+            key = entry.get("key")
+            if key is not None and (not isinstance(key, str) or not key):
+                raise ValueError(f"topic registry: {name}: key must be a payload field name")
+            snapshot = entry.get("snapshot", False)
+            depth = entry.get("snapshot_depth", 10_000)
+            if not isinstance(snapshot, bool):
+                raise ValueError(f"topic registry: {name}: snapshot must be true or false")
+            if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+                raise ValueError(f"topic registry: {name}: snapshot_depth must be >= 0")
+            topics.append(
+                Topic(
+                    name,
+                    bus,
+                    role,
+                    str(entry.get("description", "")),
+                    key=key,
+                    snapshot=snapshot,
+                    snapshot_depth=depth,
+                )
+            )
         if not topics:
             raise ValueError("topic registry: no topics")
         return cls(topics, str(raw.get("default", topics[0].name)))

@@ -1,11 +1,13 @@
 """Client messages on a connection: parse, rate-limit, act, answer; count the abuse.
 
-Seed 003's client actions are ``subscribe`` (``data.topics``, ``data.filters``),
-``unsubscribe`` (``data.topics``) and ``ping``. Everything a client can get wrong —
-not text, not JSON, not an object, an unknown action, too large, too frequent, a bad
-topic or filter — is answered with an ``error`` message and the connection stays open.
-Each such error is a strike; past ``ACCESS_MAX_CLIENT_ERRORS`` strikes (halved after
-each quiet minute) the connection is closed with 1008 and the reason.
+Seed 003's client actions are ``subscribe`` (``data.topics``, ``data.filters``; issue 19
+adds ``data.since`` and ``data.max_rate``), ``unsubscribe`` (``data.topics``), ``ping``,
+and ``refresh`` (``data.token``: a new token for the same user keeps the subscriptions).
+Everything a client can get wrong — not text, not JSON, not an object, an unknown
+action, too large, too frequent, a bad topic or filter — is answered with an ``error``
+message and the connection stays open. Each such error is a strike; past
+``ACCESS_MAX_CLIENT_ERRORS`` strikes (halved after each quiet minute) the connection is
+closed with 1008 and the reason.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from access_streaming.errors import (
     error_message,
 )
 from access_streaming.fanout import control
+from access_streaming.resume import parse_since
 from access_streaming.runtime import StreamingRuntime
 
 __all__ = ["ClientProtocol"]
 
 logger = logging.getLogger("access_streaming.ws")
 
-_ACTIONS = ("subscribe", "unsubscribe", "ping")
+_ACTIONS = ("subscribe", "unsubscribe", "ping", "refresh")
 _QUIET_SECONDS = 60.0
 
 
@@ -96,18 +99,29 @@ class ClientProtocol:
             connection.push(control("pong", timestamp=time.time_ns() // 1_000_000))
         elif action == "subscribe":
             await self._subscribe(body)
+        elif action == "refresh":
+            await runtime.refresh(connection, body.get("token"))
         else:
             left = runtime.subscriptions.unsubscribe(connection, body.get("topics"))
             connection.push(control("unsubscribed", topics=left))
 
     async def _subscribe(self, body: dict[str, object]) -> None:
         connection = self._connection
-        outcome = await self._runtime.subscriptions.subscribe(
-            connection, body.get("topics"), body.get("filters")
+        subscriptions = self._runtime.subscriptions
+        outcome = await subscriptions.subscribe(
+            connection,
+            body.get("topics"),
+            body.get("filters"),
+            since=parse_since(body.get("since")),
+            max_rate=body.get("max_rate"),
         )
         if outcome.subscribed:
             filters = outcome.filter.as_dict() if outcome.filter is not None else {}
-            connection.push(control("subscribed", topics=outcome.subscribed, filters=filters))
+            extra = {"max_rate": outcome.max_rate} if outcome.max_rate is not None else {}
+            connection.push(
+                control("subscribed", topics=outcome.subscribed, filters=filters, **extra)
+            )
+            subscriptions.start_delivery(connection, outcome)
         for error in outcome.errors:
             # A denied topic is the client asking for what it may not have, not abuse.
             self._error(error, strike=error.code != "SUBSCRIPTION_DENIED")

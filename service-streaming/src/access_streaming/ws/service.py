@@ -66,6 +66,9 @@ async def _write(runtime: StreamingRuntime, connection: Connection, websocket: W
                 await send({"type": "websocket.send", "text": frame.ws_text()})
             record(connection, batch)
         metrics.closes.labels(str(connection.close_code)).inc()
+        final = connection.final
+        if final is not None:
+            await send({"type": "websocket.send", "text": final.ws_text()})
         await send(
             {
                 "type": "websocket.close",

@@ -17,6 +17,9 @@ Delivery model, the same on every engine:
   has no position yet).
 * Offsets grow monotonically per topic partition; messages with the same key keep
   their publish order.
+* ``bounds(topic)`` says, per partition, the oldest offset still retained and the offset
+  after the topic's newest message, so a reader resuming from a position knows what
+  retention dropped and where the log ended when it asked.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, Self, runtime_checkable
 
-__all__ = ["Bus", "ClosingContext", "Message", "StartPosition", "Subscription"]
+__all__ = ["Bounds", "Bus", "ClosingContext", "Message", "StartPosition", "Subscription"]
 
 StartPosition = Literal["earliest", "latest"] | int
+# partition -> (oldest offset retained, offset after the topic's newest message)
+Bounds = dict[int, tuple[int, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,14 @@ class Bus(Protocol):
         start: StartPosition = "latest",
     ) -> Subscription:
         """Start reading the topics; returns once the reader is positioned."""
+        ...
+
+    async def bounds(self, topic: str) -> Bounds:
+        """Per partition: the oldest retained offset and the offset after the newest message.
+
+        An empty partition answers ``(n, n)``. On NATS the first value is the stream's
+        oldest sequence (a stream holds several topics), the second the topic's own.
+        """
         ...
 
     async def ping(self) -> None:

@@ -22,6 +22,8 @@ Mapping of the bus model onto Kafka:
   partitions the group has no committed offset for.
 * ``subscribe`` returns only once every assigned partition has a resolved position,
   so a message published right after it returns is received.
+* ``bounds`` asks a group-less consumer kept for the purpose (started on first use) for
+  each partition's beginning and end offsets.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import ConsumerStoppedError, KafkaError, for_code
 
-from access_common.backends.bus import ClosingContext, Message, StartPosition
+from access_common.backends.bus import Bounds, ClosingContext, Message, StartPosition
 from access_common.errors import BackendError
 
 __all__ = ["KafkaBus", "KafkaSubscription"]
@@ -206,6 +208,7 @@ class KafkaBus:
         self._start_lock = asyncio.Lock()
         self._topics: set[str] = set()
         self._subscriptions: set[KafkaSubscription] = set()
+        self._meta: AIOKafkaConsumer | None = None
         self._closed = False
 
     def _started(self) -> bool:
@@ -366,6 +369,27 @@ class KafkaBus:
         self._subscriptions.add(subscription)
         return subscription
 
+    async def bounds(self, topic: str) -> Bounds:
+        """Each partition's beginning (oldest retained) and end offsets."""
+        partitions = await self._ensure_topics([topic])
+        tps = [TopicPartition(topic, p) for p in partitions[topic]]
+        try:
+            async with asyncio.timeout(self._timeout):
+                if self._meta is None:
+                    meta = AIOKafkaConsumer(
+                        bootstrap_servers=self._bootstrap,
+                        client_id=f"{self._client_id}-bounds",
+                        enable_auto_commit=False,
+                        request_timeout_ms=int(self._timeout * 1000),
+                    )
+                    await meta.start()
+                    self._meta = meta
+                first = await self._meta.beginning_offsets(tps)
+                end = await self._meta.end_offsets(tps)
+        except _DRIVER_ERRORS as exc:
+            raise _error("bounds", exc) from exc
+        return {tp.partition: (first[tp], end[tp]) for tp in tps}
+
     async def ping(self) -> None:
         """Return when the cluster answers a metadata request; raise BackendError otherwise."""
         _, admin = await self._clients()
@@ -382,6 +406,9 @@ class KafkaBus:
         self._closed = True
         for subscription in list(self._subscriptions):
             await subscription.close()
+        if self._meta is not None:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await self._meta.stop()
         if self._producer is not None:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await self._producer.stop()

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 
-from access_common.backends.bus import ClosingContext, Message, StartPosition
+from access_common.backends.bus import Bounds, ClosingContext, Message, StartPosition
 from access_common.errors import BackendError
 
 __all__ = ["DEFAULT_RETENTION", "MemoryBus", "MemorySubscription"]
@@ -168,6 +168,12 @@ class MemoryBus:
         for reader in log.readers:
             reader._notify()
         return offset
+
+    async def bounds(self, topic: str) -> Bounds:
+        """The log's first retained offset and its end (one partition)."""
+        self._check_open()
+        log = self._log(topic)
+        return {0: (log.base, log.end)}
 
     async def subscribe(
         self,

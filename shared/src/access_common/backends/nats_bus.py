@@ -11,7 +11,8 @@ Mapping of the bus model onto JetStream:
   constructor arguments). One partition per topic: ``Message.partition`` is 0.
 * **Offset = stream sequence.** ``publish`` waits for the JetStream ack and returns the
   sequence; a stream holds several topics, so one topic's offsets grow but skip.
-  ``subscribe(start=n)`` starts at stream sequence ``n``.
+  ``subscribe(start=n)`` starts at stream sequence ``n``. ``bounds`` answers the stream's
+  oldest sequence and the topic's last sequence + 1 (one partition, 0).
 * **Key** travels in the ``Access-Key`` header when it is UTF-8 text that survives a
   NATS header (no CR/LF, no surrounding whitespace), otherwise base64 in
   ``Access-Key-B64``; subscribers never see either header (both names are reserved).
@@ -66,7 +67,7 @@ from access_common.backends._nats.connection import Connection
 from access_common.backends._nats.reader import Reader
 from access_common.backends._nats.streams import Streams, ensure_named_stream
 from access_common.backends._nats.subscription import NatsSubscription
-from access_common.backends.bus import StartPosition
+from access_common.backends.bus import Bounds, StartPosition
 
 __all__ = ["KEY_B64_HEADER", "KEY_HEADER", "NatsBus", "NatsSubscription", "Outgoing"]
 
@@ -257,6 +258,23 @@ class NatsBus:
             raise
         self._connection.subscriptions.add(subscription)
         return subscription
+
+    async def bounds(self, topic: str) -> Bounds:
+        """The stream's oldest retained sequence and the topic's newest sequence + 1."""
+        await self._connection.ready()
+        stream = await self._streams.stream_for(topic)
+        js = self._connection.js_required()
+        try:
+            info = await js.stream_info(stream)
+            first = int(info.state.first_seq)
+            try:
+                last = await js.get_last_msg(stream, topic)
+                end = int(last.seq or 0) + 1
+            except nats.js.errors.NotFoundError:
+                end = int(info.state.last_seq) + 1
+        except DRIVER_ERRORS as exc:
+            raise error("bounds", exc) from exc
+        return {0: (min(first, end), end)}
 
     async def ping(self) -> None:
         """Return when JetStream answers; raise BackendError otherwise."""
