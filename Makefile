@@ -69,6 +69,10 @@ test-fast: install ## unit tests on embedded backends only (real-backend tests s
 bench: install ## benchmarks; results in docs/benchmarks.md
 	$(PY) -m bench
 
+.PHONY: bench-streaming
+bench-streaming: install ## fan-out benchmark (server core 0, load tool core 1): QUICK=1 short steps, YARDSTICK=1 adds ../shared/yardstick
+	$(PY) -m bench.streaming $(if $(QUICK),--quick) $(if $(YARDSTICK),--yardstick)
+
 clean: ## remove the venv and local state (stops backends first)
 	-$(MAKE) backends-down
 	rm -rf $(VENV) .local .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,144 @@
+"""`make bench-streaming`: fan-out of the plain baseline, the blaster and the streaming service.
+
+    python -m bench.streaming [--quick] [--yardstick | --yardstick-only] [--bus memory|nats]
+
+Servers run on core 0, the load tool (the yardstick's Go loadgen) on core 1. The results
+replace the streaming blocks of docs/benchmarks.md; the rest of the file is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.machine import describe
+from bench.streaming.docs import write_block
+from bench.streaming.loadgen import YARDSTICK, LoadTool
+from bench.streaming.processes import REPO, Unavailable, raise_fd_limit
+from bench.streaming.report import render
+from bench.streaming.scenarios import FULL, QUICK, SCENARIOS, Outcome, Plan, run_scenario
+from bench.streaming.targets import (
+    Peers,
+    Target,
+    baseline,
+    blaster,
+    probe_streaming,
+    streaming,
+    streaming_missing,
+    streaming_peers,
+)
+from bench.streaming.yardstick import render as render_yardstick
+from bench.streaming.yardstick import run_yardstick
+
+OUTPUT = REPO / "docs" / "benchmarks.md"
+BLOCK, YARD_BLOCK = "bench-streaming", "bench-streaming-yardstick"
+TITLE = "## Streaming fan-out"
+INTRO = """`make bench-streaming` (code in `bench/streaming/`; `QUICK=1` for short steps,
+`YARDSTICK=1` to also run the yardstick). Each server is started afresh per scenario,
+pinned to core 0 (`taskset`); the load tool runs in its own process on core 1. The load
+tool is the yardstick's Go `loadgen` (`../shared/yardstick/loadgen`, built into
+`.local/bench-streaming/`): one instrument for this table and the yardstick's, so the
+two read alike. Servers: the **plain baseline** (the yardstick's Starlette server, kept in
+`bench/streaming/baseline.py`), the **blaster** (raw asyncio, each message one pre-built
+frame, one write per subscriber per publish: it shows where the load tool itself stops),
+and the **streaming service** (`python -m access_streaming`, `ACCESS_ENV=local`, fed through
+`POST /dev/publish`, real auth service, allow-all entitlements stand-in)."""
+
+
+def _load() -> str:
+    try:
+        return "load average " + " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "load average unknown"
+
+
+@contextlib.contextmanager
+def _streaming_target(bus: str) -> Iterator[tuple[Target | None, str]]:
+    """The streaming target with its peers running, or None and the reason."""
+    missing = streaming_missing()
+    if missing:
+        yield None, missing
+        return
+    try:
+        with streaming_peers(bus) as peers:
+            reason = _check(peers)
+            yield (None, reason) if reason else (streaming(peers), "")
+    except Unavailable as exc:
+        yield None, str(exc)
+
+
+def _check(peers: Peers) -> str:
+    try:
+        with streaming(peers).start("probe") as process:
+            return probe_streaming(process, peers) or ""
+    except Unavailable as exc:
+        return str(exc)
+
+
+def _harness(plan: Plan, scenarios: list[str], target: Target | None, reason: str,
+             bus: str) -> str:  # fmt: skip
+    tool = LoadTool.build()
+    load_before = _load()
+    outcomes: list[Outcome] = []
+    targets = [baseline(), blaster(), *([target] if target else [])]
+    for scenario in scenarios:
+        for t in targets:
+            print(f"{scenario}: {t.name} ...", file=sys.stderr)
+            outcomes.append(run_scenario(tool, t, scenario, plan))
+        if target is None:
+            outcomes.append(Outcome("streaming service", scenario, error=reason))
+    load = f"{load_before} before, {_load()} after (the other core's users share the machine)"
+    body = render(outcomes, plan, bus=bus, load=load)
+    return "\n\n".join([TITLE, INTRO, describe(), body])
+
+
+def main() -> int:
+    """Run the benchmark and write its blocks of docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short steps (a few minutes)")
+    parser.add_argument("--yardstick", action="store_true", help="also run the yardstick")
+    parser.add_argument("--yardstick-only", action="store_true", help="only the yardstick")
+    parser.add_argument("--yardstick-dir", type=Path, default=YARDSTICK)
+    parser.add_argument("--bus", choices=["memory", "nats"], default="memory",
+                        help="the streaming service's bus (nats: ACCESS_NATS_URL)")  # fmt: skip
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args()
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    if unknown := set(scenarios) - set(SCENARIOS):
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    raise_fd_limit()
+    plan = QUICK if args.quick else FULL
+    started = time.monotonic()
+    with _streaming_target(args.bus) as (target, reason):
+        if reason:
+            print(f"streaming service: not available ({reason})", file=sys.stderr)
+        try:
+            if not args.yardstick_only:
+                section = _harness(plan, scenarios, target, reason, args.bus)
+                write_block(args.output, BLOCK, section)
+            if args.yardstick or args.yardstick_only:
+                results = run_yardstick(args.yardstick_dir, target, reason, quick=args.quick)
+                when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+                note = ("Quick mode (fanout1 at 50 and 200 msgs/s only)." if args.quick
+                        else f"Full scenarios; {_load()} at the end: {os.cpu_count()} cores "
+                        "shared with other work while it ran.")  # fmt: skip
+                body = "### The yardstick (`../shared/yardstick/run.sh`)\n\n" + render_yardstick(
+                    results, when=when, note=note
+                )
+                write_block(args.output, YARD_BLOCK, body, after=BLOCK)
+        except Unavailable as exc:
+            print(f"bench-streaming: {exc}", file=sys.stderr)
+            return 1
+    print(f"wrote {args.output} in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

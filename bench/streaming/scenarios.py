@@ -1,0 +1,109 @@
+"""The three scenarios, run against each server: idle connections, one hot topic, many topics.
+
+Every (server, scenario) pair gets a fresh server process, so its memory and its GC pauses
+belong to that scenario alone. Rates climb one load-tool run at a time (connect, settle,
+publish for one step, drain) and stop once a step falls behind and the next ones deliver
+no more (:class:`~bench.streaming.results.Ladder`).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from bench.streaming.loadgen import LoadTool
+from bench.streaming.processes import Unavailable
+from bench.streaming.results import GcStats, Ladder, Run
+from bench.streaming.targets import Target
+
+__all__ = ["FULL", "QUICK", "SCENARIOS", "Outcome", "Plan", "run_scenario"]
+
+SCENARIOS = ("idle", "fanout1", "many")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Step lengths and rate ladders of one mode."""
+
+    name: str
+    step_s: int
+    settle_s: int
+    drain_s: int
+    idle_connections: int
+    fanout_rates: tuple[float, ...]  # msgs/s on one topic; x1,000 subscribers = deliveries/s
+    many_rates: tuple[float, ...]  # msgs/s over 500 topics; x10 subscribers each
+    extra_steps: int
+    ramp: int = 500  # new connections per second, as the yardstick's `many` opens them
+
+
+QUICK = Plan(
+    name="quick", step_s=3, settle_s=2, drain_s=3, idle_connections=10_000, ramp=1000,
+    fanout_rates=(20, 50, 100, 200, 350, 500, 700, 1000),
+    many_rates=(1000, 3000, 6000, 10_000, 15_000, 20_000, 30_000),
+    extra_steps=1,
+)  # fmt: skip
+FULL = Plan(
+    name="full", step_s=12, settle_s=3, drain_s=5, idle_connections=10_000,
+    fanout_rates=(10, 25, 50, 75, 100, 150, 200, 250, 300, 400, 500, 700, 1000),
+    many_rates=(1000, 2000, 4000, 6000, 8000, 10_000, 15_000, 20_000, 30_000, 40_000),
+    extra_steps=2,
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one server did in one scenario."""
+
+    target: str
+    scenario: str
+    ladder: Ladder = field(default_factory=Ladder)
+    idle: Run | None = None
+    gc: GcStats | None = None
+    error: str = ""
+
+
+def _shape(scenario: str, plan: Plan) -> tuple[int, int, int, tuple[float, ...]]:
+    """Connections, topics, connect ramp per second, rates."""
+    if scenario == "idle":
+        return plan.idle_connections, 100, plan.ramp, ()
+    if scenario == "fanout1":
+        return 1000, 1, plan.ramp, plan.fanout_rates
+    return 5000, 500, plan.ramp, plan.many_rates
+
+
+def run_scenario(tool: LoadTool, target: Target, scenario: str, plan: Plan) -> Outcome:
+    """Start ``target`` afresh and run ``scenario`` against it."""
+    n, topics, ramp, rates = _shape(scenario, plan)
+    outcome = Outcome(target.name, scenario, Ladder(extra_steps=plan.extra_steps))
+    common = ["-n", str(n), "-channels", str(topics), "-ramp", str(ramp)]
+    connect_s = n / ramp + 15
+    try:
+        with target.start(scenario) as process:
+            subscribe = target.subscribe(process)
+            label = f"{target.name}/{scenario}"
+            process.gc_start()
+            if not rates:
+                args = [*common, "-settle", "5s"]
+                outcome.idle = tool.run(subscribe, pid=process.pid, label=label, args=args,
+                                        max_run=connect_s + 30)  # fmt: skip
+                outcome.ladder.failed_connections += outcome.idle.failed_connections
+            for rate in rates:
+                args = [*common, "-rates", f"{rate:g}", "-step", f"{plan.step_s}s",
+                        "-drain", f"{plan.drain_s}s", "-settle", f"{plan.settle_s}s"]  # fmt: skip
+                budget = connect_s + plan.settle_s + plan.step_s + plan.drain_s + 30
+                run = tool.run(subscribe, pid=process.pid, label=f"{label}@{rate:g}", args=args,
+                               max_run=budget)  # fmt: skip
+                outcome.ladder.add(run)
+                last = run.steps[-1] if run.steps else None
+                print(f"  {label} {rate:g} msgs/s: "
+                      + (f"{last.delivered_per_s:,.0f} deliveries/s p99 {last.p99_ms:.1f} ms "
+                         f"lost {run.lost}" if last else "no step")
+                      + f" (server cpu {last.server_cpu_pct if last else 0:.0f}%)",
+                      file=sys.stderr)  # fmt: skip
+                if not run.steps or not outcome.ladder.should_continue():
+                    break
+            process.gc_stop()
+        outcome.gc = process.gc
+    except Unavailable as exc:
+        outcome.error = str(exc)
+    return outcome
