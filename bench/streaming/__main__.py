@@ -37,6 +37,7 @@ from bench.streaming.yardstick import render as render_yardstick
 from bench.streaming.yardstick import run_yardstick
 
 OUTPUT = REPO / "docs" / "benchmarks.md"
+SERVERS = ("baseline", "blaster", "streaming")
 BLOCK, YARD_BLOCK = "bench-streaming", "bench-streaming-yardstick"
 TITLE = "## Streaming fan-out"
 INTRO = """`make bench-streaming` (code in `bench/streaming/`; `QUICK=1` for short steps,
@@ -81,17 +82,21 @@ def _check(peers: Peers) -> str:
         return str(exc)
 
 
-def _harness(plan: Plan, scenarios: list[str], target: Target | None, reason: str,
-             bus: str) -> str:  # fmt: skip
+def _harness(plan: Plan, scenarios: list[str], servers: list[str], target: Target | None,
+             reason: str, bus: str) -> str:  # fmt: skip
     tool = LoadTool.build()
     load_before = _load()
     outcomes: list[Outcome] = []
-    targets = [baseline(), blaster(), *([target] if target else [])]
+    targets = [
+        t for name, t in (("baseline", baseline()), ("blaster", blaster())) if name in servers
+    ]
+    if target is not None and "streaming" in servers:
+        targets.append(target)
     for scenario in scenarios:
         for t in targets:
             print(f"{scenario}: {t.name} ...", file=sys.stderr)
             outcomes.append(run_scenario(tool, t, scenario, plan))
-        if target is None:
+        if target is None and "streaming" in servers:
             outcomes.append(Outcome("streaming service", scenario, error=reason))
     load = f"{load_before} before, {_load()} after (the other core's users share the machine)"
     body = render(outcomes, plan, bus=bus, load=load)
@@ -108,11 +113,13 @@ def main() -> int:
     parser.add_argument("--bus", choices=["memory", "nats"], default="memory",
                         help="the streaming service's bus (nats: ACCESS_NATS_URL)")  # fmt: skip
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--servers", default=",".join(SERVERS), help="some of " + ",".join(SERVERS))
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
     scenarios = [s for s in args.scenarios.split(",") if s]
-    if unknown := set(scenarios) - set(SCENARIOS):
-        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    servers = [s for s in args.servers.split(",") if s]
+    if unknown := set(scenarios) - set(SCENARIOS) | set(servers) - set(SERVERS):
+        parser.error(f"unknown scenario(s) or server(s): {', '.join(sorted(unknown))}")
     raise_fd_limit()
     plan = QUICK if args.quick else FULL
     started = time.monotonic()
@@ -121,7 +128,7 @@ def main() -> int:
             print(f"streaming service: not available ({reason})", file=sys.stderr)
         try:
             if not args.yardstick_only:
-                section = _harness(plan, scenarios, target, reason, args.bus)
+                section = _harness(plan, scenarios, servers, target, reason, args.bus)
                 write_block(args.output, BLOCK, section)
             if args.yardstick or args.yardstick_only:
                 results = run_yardstick(args.yardstick_dir, target, reason, quick=args.quick)

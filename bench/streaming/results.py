@@ -160,7 +160,7 @@ class Ladder:
     steps: list[Step] = field(default_factory=list)
     lost: int = 0
     failed_connections: int = 0
-    extra_steps: int = 1  # steps tried after the first one that falls behind
+    extra_steps: int = 3  # at most this many steps after the first one that falls behind
 
     def add(self, run: Run) -> None:
         """Take in one run (one or more steps) and its losses."""
@@ -169,7 +169,7 @@ class Ladder:
         self.failed_connections += run.failed_connections
 
     def should_continue(self) -> bool:
-        """Climb while keeping pace; past that, while deliveries/s still grow (5%)."""
+        """Climb while keeping pace; past that, while deliveries/s still grow (by 5%)."""
         if not self.steps:
             return True
         behind = [i for i, s in enumerate(self.steps) if not s.keeps_pace]
