@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -40,16 +41,41 @@ OUTPUT = REPO / "docs" / "benchmarks.md"
 SERVERS = ("baseline", "blaster", "streaming")
 BLOCK, YARD_BLOCK = "bench-streaming", "bench-streaming-yardstick"
 TITLE = "## Streaming fan-out"
-INTRO = """`make bench-streaming` (code in `bench/streaming/`; `QUICK=1` for short steps,
-`YARDSTICK=1` to also run the yardstick). Each server is started afresh per scenario,
-pinned to core 0 (`taskset`); the load tool runs in its own process on core 1. The load
-tool is the yardstick's Go `loadgen` (`../shared/yardstick/loadgen`, built into
-`.local/bench-streaming/`): one instrument for this table and the yardstick's, so the
-two read alike. Servers: the **plain baseline** (the yardstick's Starlette server, kept in
-`bench/streaming/baseline.py`), the **blaster** (raw asyncio, each message one pre-built
-frame, one write per subscriber per publish: it shows where the load tool itself stops),
-and the **streaming service** (`python -m access_streaming`, `ACCESS_ENV=local`, fed through
-`POST /dev/publish`, real auth service, allow-all entitlements stand-in)."""
+INTRO = """`make bench-streaming` (code in `bench/streaming/`). `QUICK=1` holds each rate 3 s
+(about 8-10 minutes for the three servers on a quiet machine); the full mode holds each
+rate 12 s (about 25 minutes; a server that saturates early ends its ladder early);
+`YARDSTICK=1` then runs the yardstick too (about 15 minutes more). Each server is started
+afresh for every scenario, pinned to core 0 (`taskset`); the load tool runs in its own
+process on core 1.
+
+- **Load tool**: the yardstick's Go `loadgen` (`../shared/yardstick/loadgen`, built into
+  `.local/bench-streaming/` by the bench), reused rather than rewritten: one instrument
+  for this table and the yardstick's (same ~200-byte tick carrying `seq` and `ts_ns`, same
+  latency histogram, loss and gap counting, same /proc readings of the server's RSS and
+  CPU), and it is already shown to reach ~300,000 deliveries/s on one core. Without the
+  yardstick folder the bench stops with that reason.
+- **Plain baseline**: the yardstick's Starlette + uvicorn server (uvloop, httptools,
+  websockets), seed 003 shapes, each message encoded once and awaited per subscriber,
+  kept in `bench/streaming/baseline.py`. It is the ratio's denominator.
+- **Blaster** (`bench/streaming/blaster.py`): raw asyncio, each message one pre-built
+  frame, the frames of one publish joined once per topic and handed to every subscriber in
+  one write - the least a Python server can do per delivery. Where the load tool's own
+  core is saturated against it, that rate is the tool's ceiling; every other server's
+  numbers below it are the server's.
+- **Streaming service**: `python -m access_streaming` with `ACCESS_ENV=local`, fed through
+  its local-only `POST /dev/publish` (bus -> fan-out -> sockets; the in-process bus unless
+  `--bus nats`), a registry of the tool's 500 topics (`md.ch0`...), seed 003's per-user,
+  per-tenant and per-IP connection limits lifted (one tool, one token, one address), the
+  real auth service (dev issuer) and an allow-all entitlements stand-in on core 1. When the
+  service cannot be measured (no publish endpoint yet, does not start, refuses the
+  WebSocket) its rows say `not available (reason)` and the rest is measured.
+- **Rates** climb a few per load-tool run (one connect per group) until a step falls
+  behind and the next ones deliver no more (at most 3-4 steps past the first fall).
+- **GC pauses**: `bench/streaming/gchook/sitecustomize.py` is put on `PYTHONPATH` of every
+  Python server the bench starts (streaming service included: nothing to wire in the
+  service); it times each collection with `gc.callbacks` from the moment the server is up
+  (SIGUSR2) until its load ends (SIGUSR1) and writes counts, total, maximum and pauses over
+  1/5/10/20/50/100 ms to `.local/bench-streaming/<server>-<scenario>.gc.json`."""
 
 
 def _load() -> str:
@@ -113,6 +139,7 @@ def main() -> int:
     parser.add_argument("--bus", choices=["memory", "nats"], default="memory",
                         help="the streaming service's bus (nats: ACCESS_NATS_URL)")  # fmt: skip
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--ramp", type=int, default=None, help="connections opened per second")
     parser.add_argument("--servers", default=",".join(SERVERS), help="some of " + ",".join(SERVERS))
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
@@ -122,6 +149,8 @@ def main() -> int:
         parser.error(f"unknown scenario(s) or server(s): {', '.join(sorted(unknown))}")
     raise_fd_limit()
     plan = QUICK if args.quick else FULL
+    if args.ramp:
+        plan = dataclasses.replace(plan, ramp=args.ramp)
     started = time.monotonic()
     with _streaming_target(args.bus) as (target, reason):
         if reason:

@@ -102,6 +102,8 @@ def _idle_table(outcomes: Sequence[Outcome]) -> list[str]:
 def _notes(outcomes: Sequence[Outcome]) -> list[str]:
     notes = []
     for o in outcomes:
+        if o.sample and (o.ladder.failed_connections or o.ladder.lost):
+            notes.append(f"- {o.target}, {o.scenario}: first error seen: `{o.sample[:120]}`")
         peak = o.ladder.peak
         if peak is not None and peak.loadgen_cpu_pct >= 90:
             notes.append(
@@ -117,7 +119,8 @@ def render(outcomes: Sequence[Outcome], plan: Plan, *, bus: str, load: str) -> s
     by = {s: [o for o in outcomes if o.scenario == s] for s in ("idle", "fanout1", "many")}
     lines = [
         f"Mode `{plan.name}`: {plan.step_s} s per publish rate after {plan.settle_s} s settle, "
-        f"up to {plan.drain_s} s drain; streaming bus `{bus}`; {load}.",
+        f"up to {plan.drain_s} s drain; connections opened at {plan.ramp}/s; streaming bus "
+        f"`{bus}`; {load}.",
         "",
         f"Idle: {plan.idle_connections:,} connections over 100 topics, RSS per connection after "
         "5 s idle (server RSS after minus before, over connections).",

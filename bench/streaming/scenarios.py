@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from bench.streaming.loadgen import LoadTool
 from bench.streaming.processes import Unavailable
-from bench.streaming.results import GcStats, Ladder, Run
+from bench.streaming.results import GcStats, Ladder, Run, first_error
 from bench.streaming.targets import Target
 
 __all__ = ["FULL", "QUICK", "SCENARIOS", "Outcome", "Plan", "chunks", "run_scenario"]
@@ -63,6 +63,7 @@ class Outcome:
     idle: Run | None = None
     gc: GcStats | None = None
     error: str = ""
+    sample: str = ""  # the first error the load tool reported
 
 
 def _shape(scenario: str, plan: Plan) -> tuple[int, int, int, tuple[float, ...]]:
@@ -102,6 +103,7 @@ def run_scenario(tool: LoadTool, target: Target, scenario: str, plan: Plan) -> O
                 outcome.idle = tool.run(subscribe, pid=process.pid, label=label, args=args,
                                         max_run=connect_s + 30)  # fmt: skip
                 outcome.ladder.failed_connections += outcome.idle.failed_connections
+                outcome.sample = first_error([outcome.idle])
             for group in chunks(rates, plan.rates_per_run):
                 args = [*common, "-rates", ",".join(f"{r:g}" for r in group),
                         "-step", f"{plan.step_s}s", "-drain", f"{plan.drain_s}s",
@@ -109,6 +111,7 @@ def run_scenario(tool: LoadTool, target: Target, scenario: str, plan: Plan) -> O
                 budget = connect_s + plan.settle_s + len(group) * (plan.step_s + plan.drain_s) + 30
                 run = tool.run(subscribe, pid=process.pid, label=label, args=args, max_run=budget)
                 outcome.ladder.add(run)
+                outcome.sample = outcome.sample or first_error([run])
                 _print_steps(label, run)
                 if not run.steps or not outcome.ladder.should_continue():
                     break
