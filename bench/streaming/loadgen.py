@@ -29,13 +29,14 @@ class Subscribe:
     publish_url: str
     token: str = "x"  # noqa: S105 - the plain servers only check that one is there
     sub_ack: str = "subscribed"
+    prefix: str = "md.ch"  # topic names: <prefix>0, <prefix>1, ...
 
     def args(self) -> list[str]:
         """The tool's flags for this server."""
         return [
             "-proto", "seed003", "-url", self.ws_url, "-token", self.token,
             "-sub-ack", self.sub_ack, "-pub", "http", "-pub-url", self.publish_url,
-            "-pub-batch-template", "[{{items}}]",
+            "-pub-batch-template", "[{{items}}]", "-chan-prefix", self.prefix,
         ]  # fmt: skip
 
 

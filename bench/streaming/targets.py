@@ -16,6 +16,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -117,16 +118,17 @@ class Peers:
     token: str
     state_dir: Path
     bus: str
+    prefix: str = TOPIC_PREFIX
 
 
-def topics_file() -> Path:
-    """A topic registry of md.ch0 .. md.ch499 on the default bus (the load tool's topics)."""
+def topics_file(prefix: str = TOPIC_PREFIX) -> Path:
+    """A topic registry of <prefix>0 .. <prefix>499 on the default bus (the load tool's topics)."""
     lines = [
         "# Written by bench/streaming: the load tool's topics.",
-        f'default = "{TOPIC_PREFIX}0"',
+        f'default = "{prefix}0"',
     ]
     for i in range(TOPICS):
-        lines += ["", "[[topic]]", f'name = "{TOPIC_PREFIX}{i}"', 'bus = "nats"',
+        lines += ["", "[[topic]]", f'name = "{prefix}{i}"', 'bus = "nats"',
                   'required_role = "analyst"', 'description = "bench"']  # fmt: skip
     path = WORK / "topics.toml"
     WORK.mkdir(parents=True, exist_ok=True)
@@ -153,7 +155,9 @@ def streaming_peers(bus: str = "memory") -> Iterator[Peers]:
         ) as auth,  # fmt: skip
         pinned("entitlements", ent_argv, core=LOAD_CORE, port=ent_port, probe="/health") as ent,
     ):
-        yield Peers(auth.base_url, ent.base_url, token, state, bus)
+        # On the shared NATS server the topics of one run are its own.
+        prefix = f"bench{uuid.uuid4().hex[:8]}.ch" if bus == "nats" else TOPIC_PREFIX
+        yield Peers(auth.base_url, ent.base_url, token, state, bus, prefix)
 
 
 def _streaming_env(peers: Peers, port: int) -> dict[str, str]:
@@ -175,7 +179,7 @@ def _streaming_env(peers: Peers, port: int) -> dict[str, str]:
         "ACCESS_AUTH_SERVICE_URL": peers.auth_url,
         "ACCESS_ENTITLEMENTS_SERVICE_URL": peers.entitlements_url,
         "ACCESS_METRICS_SERVICE_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens
-        "ACCESS_TOPICS_FILE": str(topics_file()),
+        "ACCESS_TOPICS_FILE": str(topics_file(peers.prefix)),
         "ACCESS_DEV_FEED": "false",
     }
 
@@ -195,6 +199,7 @@ def streaming(peers: Peers) -> Target:
             ws_url=f"ws://127.0.0.1:{process.port}{WS_PATH}?token={{{{token}}}}",
             publish_url=f"{process.base_url}{PUBLISH_PATH}",
             token=peers.token,
+            prefix=peers.prefix,
         )
 
     return Target("streaming service", start, subscribe)

@@ -23,7 +23,7 @@ import orjson
 
 from bench.streaming.processes import REPO, Unavailable
 from bench.streaming.results import Ladder, Run, Step, parse_summary, ratio
-from bench.streaming.targets import PUBLISH_PATH, Target
+from bench.streaming.targets import PUBLISH_PATH, TOPIC_PREFIX, Target
 
 __all__ = ["SCENARIOS", "YardRun", "render", "run_yardstick"]
 
@@ -102,6 +102,10 @@ def _streaming(
     try:
         with target.start(f"yard-{scenario}") as process:
             sub = target.subscribe(process)
+            if sub.prefix != TOPIC_PREFIX:
+                raise Unavailable(
+                    "run.sh uses the md.ch topics: run the yardstick with --bus memory"
+                )
             args = [script, "seed003", scenario, sub.ws_url,
                     f"{process.base_url}{PUBLISH_PATH}", str(process.pid)]  # fmt: skip
             run = _invoke(args, {**env, "TOKEN": sub.token}, jsonl)
