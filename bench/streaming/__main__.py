@@ -109,7 +109,7 @@ def _check(peers: Peers) -> str:
 
 
 def _harness(plan: Plan, scenarios: list[str], servers: list[str], target: Target | None,
-             reason: str, bus: str) -> str:  # fmt: skip
+             reason: str, bus: str, note: str) -> str:  # fmt: skip
     tool = LoadTool.build()
     load_before = _load()
     outcomes: list[Outcome] = []
@@ -126,7 +126,7 @@ def _harness(plan: Plan, scenarios: list[str], servers: list[str], target: Targe
             outcomes.append(Outcome("streaming service", scenario, error=reason))
     load = f"{load_before} before, {_load()} after (the other core's users share the machine)"
     body = render(outcomes, plan, bus=bus, load=load)
-    return "\n\n".join([TITLE, INTRO, describe(), body])
+    return "\n\n".join([TITLE, INTRO, describe(), *([note] if note else []), body])
 
 
 def main() -> int:
@@ -141,6 +141,7 @@ def main() -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--ramp", type=int, default=None, help="connections opened per second")
     parser.add_argument("--servers", default=",".join(SERVERS), help="some of " + ",".join(SERVERS))
+    parser.add_argument("--note", default="", help="a sentence for the report (e.g. what ran)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
     scenarios = [s for s in args.scenarios.split(",") if s]
@@ -157,7 +158,7 @@ def main() -> int:
             print(f"streaming service: not available ({reason})", file=sys.stderr)
         try:
             if not args.yardstick_only:
-                section = _harness(plan, scenarios, servers, target, reason, args.bus)
+                section = _harness(plan, scenarios, servers, target, reason, args.bus, args.note)
                 write_block(args.output, BLOCK, section)
             if args.yardstick or args.yardstick_only:
                 results = run_yardstick(args.yardstick_dir, target, reason, quick=args.quick)
@@ -165,6 +166,7 @@ def main() -> int:
                 note = ("Quick mode (fanout1 at 50 and 200 msgs/s only)." if args.quick
                         else f"Full scenarios; {_load()} at the end: {os.cpu_count()} cores "
                         "shared with other work while it ran.")  # fmt: skip
+                note = f"{note} {args.note}".strip()
                 body = "### The yardstick (`../shared/yardstick/run.sh`)\n\n" + render_yardstick(
                     results, when=when, note=note
                 )

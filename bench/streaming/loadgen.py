@@ -74,9 +74,12 @@ class LoadTool:
             "taskset", "-c", str(LOAD_CORE), str(self.binary), *target.args(), *args,
             "-pid", str(pid), "-label", label, "-max-run", f"{max_run:.0f}s",
         ]  # fmt: skip
-        done = subprocess.run(
-            argv, capture_output=True, text=True, check=False, timeout=max_run + 60
-        )
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, text=True, check=False, timeout=max_run + 60
+            )
+        except subprocess.TimeoutExpired:
+            raise Unavailable(f"the load tool hung ({label})") from None
         try:
             return parse_run(done.stdout)
         except ValueError:
