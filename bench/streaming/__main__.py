@@ -92,12 +92,14 @@ def _streaming_target(bus: str) -> Iterator[tuple[Target | None, str]]:
     if missing:
         yield None, missing
         return
-    try:
-        with streaming_peers(bus) as peers:
-            reason = _check(peers)
-            yield (None, reason) if reason else (streaming(peers), "")
-    except Unavailable as exc:
-        yield None, str(exc)
+    with contextlib.ExitStack() as stack:
+        try:
+            peers = stack.enter_context(streaming_peers(bus))
+        except Unavailable as exc:
+            yield None, str(exc)
+            return
+        reason = _check(peers)
+        yield (None, reason) if reason else (streaming(peers), "")
 
 
 def _check(peers: Peers) -> str:
