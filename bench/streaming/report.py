@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from bench.streaming.results import KEEP_PACE_P99_MS, GcStats, Step, ratio
 from bench.streaming.scenarios import Outcome, Plan
 
-__all__ = ["render"]
+__all__ = ["render", "targets"]
 
 BASELINE = "plain baseline"
+STREAMING = "streaming service"
 
 
 def _gc(gc: GcStats | None) -> str:
@@ -114,6 +115,49 @@ def _notes(outcomes: Sequence[Outcome]) -> list[str]:
     return notes
 
 
+def _find(outcomes: Sequence[Outcome], target: str, scenario: str) -> Outcome | None:
+    return next(
+        (o for o in outcomes if o.target == target and o.scenario == scenario and not o.error),
+        None,
+    )
+
+
+def _check(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "not met")
+
+
+def targets(outcomes: Sequence[Outcome]) -> list[str]:
+    """Issue 19's targets for the streaming service that this run can judge."""
+    ours, base = _find(outcomes, STREAMING, "fanout1"), _find(outcomes, BASELINE, "fanout1")
+    if ours is None:
+        return []
+    keep, base_keep = ours.ladder.keep_pace, base.ladder.keep_pace if base else None
+    peak, base_peak = ours.ladder.peak, base.ladder.peak if base else None
+    keep_ok = None if not base_keep else bool(
+        keep and keep.delivered_per_s >= 4 * base_keep.delivered_per_s
+    )  # fmt: skip
+    peak_ok = None if not base_peak else bool(
+        peak and peak.delivered_per_s >= 3.5 * base_peak.delivered_per_s
+    )  # fmt: skip
+    idle = _find(outcomes, STREAMING, "idle")
+    kb_ok = None if idle is None or idle.idle is None else idle.idle.kb_per_connection <= 27
+    mine = [o for o in outcomes if o.target == STREAMING and not o.error]
+    gcs = [o.gc for o in mine if o.gc is not None]
+    gc_ok = None if not gcs else all(g.max_ms <= 20 for g in gcs)
+    lost = sum(o.ladder.lost for o in mine)
+    return [
+        "Issue 19's targets for the streaming service, as far as this run can judge them "
+        "(the p99 at 5,000/500 against the engine peer is in the yardstick table):",
+        "",
+        f"- keeps pace at ≥ 4x the plain baseline's rate: {_check(keep_ok)} "
+        f"({_ratio(keep, base_keep)})",
+        f"- peak ≥ 3.5x the plain baseline's: {_check(peak_ok)} ({_ratio(peak, base_peak)})",
+        f"- ≤ 27 KB per idle connection: {_check(kb_ok)}",
+        f"- no GC pause over 20 ms: {_check(gc_ok)}",
+        f"- nothing lost: {_check(lost == 0)} ({lost:,} lost)",
+    ]
+
+
 def render(outcomes: Sequence[Outcome], plan: Plan, *, bus: str, load: str) -> str:
     """The streaming benchmark's markdown (without the yardstick table)."""
     by = {s: [o for o in outcomes if o.scenario == s] for s in ("idle", "fanout1", "many")}
@@ -139,6 +183,8 @@ def render(outcomes: Sequence[Outcome], plan: Plan, *, bus: str, load: str) -> s
         "the server (`gc.callbacks`), from the moment it was up until the load ended; on a "
         "shared core that includes time the core was taken away.",
         *_notes(outcomes),
+        "",
+        *targets(outcomes),
         "",
         "<details><summary>Every step</summary>",
         "",

@@ -128,3 +128,22 @@ def test_yardstick_table_has_one_column_per_server() -> None:
     text = render_yardstick(results, when="now", note="shared")
     assert "| fanout1: keeps pace (p99 < 30 ms, nothing lost) up to | 10,000/s" in text
     assert "not available (streaming: not there)" in text
+
+
+def test_issue_targets_judge_the_streaming_service_against_the_baseline() -> None:
+    from bench.streaming.report import targets  # noqa: PLC0415
+    from bench.streaming.results import GcStats  # noqa: PLC0415
+
+    ours = outcome("streaming service", "fanout1", 50_000, 400_000)
+    ours.gc = GcStats((10, 1, 0), 5.0, 25.0, 1, 1)
+    outcomes = [
+        outcome("plain baseline", "fanout1", 10_000, 50_000),
+        ours,
+        Outcome("streaming service", "idle", idle=parse_summary({"memory": {"kb_per_conn": 26}})),
+    ]
+    text = "\n".join(targets(outcomes))
+    assert "keeps pace at ≥ 4x the plain baseline's rate: met (8.0x)" in text
+    assert "peak ≥ 3.5x the plain baseline's: met (8.0x)" in text
+    assert "≤ 27 KB per idle connection: met" in text
+    assert "no GC pause over 20 ms: not met" in text
+    assert targets([outcome("plain baseline", "fanout1", 10_000)]) == []
