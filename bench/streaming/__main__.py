@@ -142,6 +142,7 @@ def main() -> int:
                         help="the streaming service's bus (nats: ACCESS_NATS_URL)")  # fmt: skip
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--ramp", type=int, default=None, help="connections opened per second")
+    parser.add_argument("--idle-ramp", type=int, default=None, help="the same, for idle")
     parser.add_argument("--servers", default=",".join(SERVERS), help="some of " + ",".join(SERVERS))
     parser.add_argument("--note", default="", help="a sentence for the report (e.g. what ran)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
@@ -154,6 +155,8 @@ def main() -> int:
     plan = QUICK if args.quick else FULL
     if args.ramp:
         plan = dataclasses.replace(plan, ramp=args.ramp)
+    if args.idle_ramp:
+        plan = dataclasses.replace(plan, idle_ramp=args.idle_ramp)
     started = time.monotonic()
     with _streaming_target(args.bus) as (target, reason):
         if reason:
