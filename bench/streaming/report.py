@@ -166,8 +166,8 @@ def render(outcomes: Sequence[Outcome], plan: Plan, *, bus: str, load: str) -> s
         f"up to {plan.drain_s} s drain; connections opened at {plan.ramp}/s; streaming bus "
         f"`{bus}`; {load}.",
         "",
-        f"Idle: {plan.idle_connections:,} connections over 100 topics opened at {plan.idle_ramp}/s, "
-        "RSS per connection after 5 s idle (server RSS after minus before, over connections).",
+        f"Idle: {plan.idle_connections:,} connections over 100 topics opened at "
+        f"{plan.idle_ramp}/s, RSS per connection after 5 s idle (server RSS after minus before, over connections).",
         "",
         *_idle_table(by["idle"]),
         "",
