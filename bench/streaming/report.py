@@ -167,7 +167,8 @@ def render(outcomes: Sequence[Outcome], plan: Plan, *, bus: str, load: str) -> s
         f"`{bus}`; {load}.",
         "",
         f"Idle: {plan.idle_connections:,} connections over 100 topics opened at "
-        f"{plan.idle_ramp}/s, RSS per connection after 5 s idle (server RSS after minus before, over connections).",
+        f"{plan.idle_ramp}/s, RSS per connection after 5 s idle (server RSS after minus "
+        "before, over connections).",
         "",
         *_idle_table(by["idle"]),
         "",
