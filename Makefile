@@ -93,6 +93,10 @@ dashboards: install ## regenerate dashboards and alert rules; print where to imp
 observability-check: install prometheus ## promtool check + unit tests of the alert rules, dashboard checks
 	$(VENV)/bin/pytest tests/observability/test_alerts_and_dashboards.py $(PYTEST_ARGS)
 
+.PHONY: bench-streaming
+bench-streaming: install ## fan-out benchmark (server core 0, load tool core 1): QUICK=1 short steps, YARDSTICK=1 adds ../shared/yardstick
+	$(PY) -m bench.streaming $(if $(QUICK),--quick) $(if $(YARDSTICK),--yardstick)
+
 clean: ## remove the venv and local state (stops backends first)
 	-$(MAKE) backends-down
 	rm -rf $(VENV) .local .mypy_cache .ruff_cache .pytest_cache

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import re
 import sys
 from pathlib import Path
 
 from bench.machine import describe
 
 BENCHMARKS = ["auth", "webhooks", "entitlements", "metrics", "throughput", "gateway"]
+KEPT_BLOCK = re.compile(r"<!-- ([\w-]+):begin -->.*?<!-- \1:end -->", re.DOTALL)
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 HEADER = """# Benchmarks
@@ -39,6 +41,9 @@ def main() -> int:
         print(f"running {name} ...", file=sys.stderr)
         sections.append(asyncio.run(module.run(quick=args.quick)))
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    # Blocks other commands write between markers (`make bench-streaming`) are kept as they are.
+    old = args.output.read_text() if args.output.exists() else ""
+    sections += [m.group(0) for m in KEPT_BLOCK.finditer(old)]
     args.output.write_text("\n\n".join(sections) + "\n")
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -1,0 +1,1 @@
+"""Streaming fan-out benchmark: `make bench-streaming` (`python -m bench.streaming`)."""

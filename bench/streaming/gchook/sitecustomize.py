@@ -1,0 +1,113 @@
+"""Time every garbage collection of a server under test; loaded by Python at start-up.
+
+The bench puts this folder first on ``PYTHONPATH`` and names a file in ``BENCH_GC_STATS``
+for each server it starts (plain baseline, blaster, streaming service), so every Python
+server is measured the same way without any code of its own: ``gc.callbacks`` marks the
+start and stop of each collection; counts, the total, the longest pause and a count per
+threshold are written as JSON at most once a second (after the pause is measured, so
+the write is never part of it) and at exit. The bench sends SIGUSR2 once the server is up
+(start-up collections are dropped: counting starts afresh) and SIGUSR1 when its load ends
+(the numbers are written and frozen, so shutdown is not counted). Without ``BENCH_GC_STATS``
+it does nothing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import os
+import signal
+import time
+from typing import Any
+
+import orjson
+
+THRESHOLDS_MS = (1, 5, 10, 20, 50, 100)
+
+
+class GcTimer:
+    """Accumulates collection pauses and writes them to one file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.started = 0.0
+        self.written = 0.0
+        self.recording = True
+        self.reset()
+
+    def reset(self) -> None:
+        """Start counting afresh."""
+        self.collections = [0, 0, 0]
+        self.total_ms = 0.0
+        self.max_ms = 0.0
+        self.max_generation = -1
+        self.over_ms = dict.fromkeys(map(str, THRESHOLDS_MS), 0)
+
+    def callback(self, phase: str, info: dict[str, Any]) -> None:
+        """The ``gc.callbacks`` entry: time from ``start`` to ``stop``."""
+        if not self.recording:
+            return
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        if not self.started:
+            return  # reset between start and stop: this one is not ours
+        pause = (time.perf_counter() - self.started) * 1000
+        self.started = 0.0
+        generation = int(info.get("generation", 0))
+        self.collections[min(generation, 2)] += 1
+        self.total_ms += pause
+        if pause > self.max_ms:
+            self.max_ms, self.max_generation = pause, generation
+        for threshold in THRESHOLDS_MS:
+            if pause > threshold:
+                self.over_ms[str(threshold)] += 1
+        now = time.monotonic()
+        if now - self.written >= 1.0:
+            self.written = now
+            self.write()
+
+    def on_start_signal(self, signum: int, frame: object) -> None:
+        """SIGUSR2: the server is up; count from now."""
+        self.reset()
+        self.recording = True
+        self.write()
+
+    def on_stop_signal(self, signum: int, frame: object) -> None:
+        """SIGUSR1: the load is over; write and stop counting."""
+        self.write()
+        self.recording = False
+
+    def write(self) -> None:
+        """Replace the stats file atomically."""
+        body = {
+            "pid": os.getpid(),
+            "collections": self.collections,
+            "total_ms": round(self.total_ms, 3),
+            "max_ms": round(self.max_ms, 3),
+            "max_generation": self.max_generation,
+            "over_ms": self.over_ms,
+            "frozen": gc.get_freeze_count(),
+        }
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as out:
+                out.write(orjson.dumps(body))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+def _install() -> None:
+    path = os.environ.get("BENCH_GC_STATS")
+    if not path:
+        return
+    timer = GcTimer(path)
+    gc.callbacks.append(timer.callback)
+    signal.signal(signal.SIGUSR2, timer.on_start_signal)
+    signal.signal(signal.SIGUSR1, timer.on_stop_signal)
+    atexit.register(timer.write)
+    timer.write()
+
+
+_install()
