@@ -95,8 +95,8 @@ def _served_cache() -> list[tuple[str, list[tuple[str, str]], str]]:
             "s",
         ),
         (
-            "Projection age (oldest served projection)",
-            [("max(gateway_served_projection_age_seconds)", "age")],
+            "Projection age of served answers p50 / p95 / p99",
+            _quantiles("gateway_served_projection_age_seconds"),
             "s",
         ),
     ]

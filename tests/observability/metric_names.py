@@ -16,45 +16,10 @@ from access_common.clients.metrics import MetricsClient
 from access_common.http import HttpClient
 from access_common.pusher import MetricsPusher
 
-__all__ = ["EXTERNAL", "PENDING", "exported_names", "names_in"]
+__all__ = ["EXTERNAL", "exported_names", "names_in"]
 
 SERVICES = ("gateway", "streaming", "auth", "entitlements", "metrics")
 
-# ---------------------------------------------------------------------------------------
-# PENDING: metrics the dashboards and alerts use that other branches add (gateway: issues
-# 16 and 17; streaming: issue 18). THE LEAD DELETES THIS LIST AT MERGE TIME; any name
-# still not exported then fails tests/observability/test_dashboards.py.
-PENDING = frozenset(
-    {
-        # issue 16 (gateway cache): the name of the "hit ratio exported" counter is chosen
-        # here, {result="hit|miss|stale"}; rename in observability/dashboards.py if not.
-        "gateway_cache_requests_total",
-        "gateway_served_cache_warm_total",
-        "gateway_served_cache_warm_duration_seconds_bucket",
-        "gateway_served_projection_age_seconds",
-        # issue 17 (webhooks), seed 004's names
-        "gateway_webhooks_received_total",
-        "gateway_webhook_duration_seconds_bucket",
-        "gateway_nats_publish_total",
-        "gateway_nats_errors_total",
-        "gateway_backpressure_total",
-        "gateway_rate_limit_exceeded_total",
-        "gateway_validation_errors_total",
-        "gateway_idempotency_conflicts_total",
-        # issue 18 (streaming), seed 003's names; streaming_send_errors as a counter
-        # (prometheus-client exposes it as _total); the delivery-lag histogram's name is
-        # chosen here: streaming_delivery_lag_seconds{topic}.
-        "websocket_connections_total",
-        "sse_connections_total",
-        "messages_sent_total",
-        "messages_received_total",
-        "subscriptions_total",
-        "kafka_messages_consumed_total",
-        "streaming_active_connections",
-        "streaming_send_errors_total",
-        "streaming_delivery_lag_seconds_bucket",
-    }
-)
 # ---------------------------------------------------------------------------------------
 
 # Not ours: Prometheus's own `up`, and the NATS exporter's consumer lag (seed 004's alert).

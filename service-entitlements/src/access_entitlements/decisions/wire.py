@@ -27,9 +27,26 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": _inlined(model.model_json_schema())}},
         }
     }
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its ``$defs`` put in place: ``#/$defs/...`` does not resolve in OpenAPI."""
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return dict(walk(schema))
 
 
 def parse_body(model: type[M], body: bytes) -> M:
