@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from access_common.errors import ValidationFailed
 from access_common.responses import JsonBytesResponse
+from access_common.schema import inline_schema
 from access_entitlements.decisions.service import Verdict
 
 __all__ = ["body_schema", "parse_body", "verdict_response"]
@@ -27,26 +28,9 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _inlined(model.model_json_schema())}},
+            "content": {"application/json": {"schema": inline_schema(model)}},
         }
     }
-
-
-def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with its ``$defs`` put in place: ``#/$defs/...`` does not resolve in OpenAPI."""
-    defs: dict[str, Any] = schema.pop("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return walk(defs[ref.removeprefix("#/$defs/")])
-            return {key: walk(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        return node
-
-    return dict(walk(schema))
 
 
 def parse_body(model: type[M], body: bytes) -> M:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from access_common.errors import ErrorBody
+from access_common.schema import inline_schema
 from access_metrics.deps import RuntimeDep
 from access_metrics.ingest.schemas import Sample, TrackBatch, TrackResponse
 from access_metrics.ingest.service import track
@@ -22,8 +23,8 @@ _BODY = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        Sample.model_json_schema(ref_template="#/components/schemas/{model}"),
-                        TrackBatch.model_json_schema(ref_template="#/components/schemas/{model}"),
+                        inline_schema(Sample),
+                        inline_schema(TrackBatch),
                     ]
                 }
             }
