@@ -38,6 +38,15 @@ NO_LOCAL_DATA = {
     # The pushers of gateway and streaming are not wired yet (docs/observability.md).
     ("metrics.json", "Pushers: samples sent and dropped per second"),
 }
+# Dashboards and panels whose traffic this test does not drive yet (webhook posts, live
+# WebSocket subscribers, cache hits and warms through the gateway): their queries are
+# checked against the exported names by test_alerts_and_dashboards.py, not for data here.
+NOT_DRIVEN_FILES = {"gateway_webhooks.json", "streaming.json"}
+NOT_DRIVEN = {
+    ("gateway_overview.json", "Cache hit ratio (hits and stale serves over lookups)"),
+    ("gateway_served_cache.json", "Cache warm: queries per result (last hour)"),
+    ("gateway_served_cache.json", "Projection age of served answers p50 / p95 / p99"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +141,7 @@ def check_panels(prom: Prometheus) -> tuple[int, list[tuple[str, str]]]:
     checked = 0
     empty: list[tuple[str, str]] = []
     for file, title, queries in panels():
-        if (file, title) in NO_LOCAL_DATA:
+        if (file, title) in NO_LOCAL_DATA | NOT_DRIVEN or file in NOT_DRIVEN_FILES:
             continue
         deadline = time.monotonic() + 10
         while not all(prom.query(q) for q in queries):

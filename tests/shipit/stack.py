@@ -30,6 +30,7 @@ class LocalStack:
 
     workdir: Path
     ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
+    projection_port: int = field(default_factory=free_port)
     nats: LocalServer | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -47,6 +48,9 @@ class LocalStack:
             ACCESS_AUTH_SERVICE_URL=self.urls["auth"],
             ACCESS_ENTITLEMENTS_SERVICE_URL=self.urls["entitlements"],
             ACCESS_METRICS_SERVICE_URL=self.urls["metrics"],
+            # The gateway's upstream: the development projection `make run` starts too.
+            ACCESS_PROJECTION_SERVICE_URL=f"http://127.0.0.1:{self.projection_port}",
+            ACCESS_DEV_PROJECTION_PORT=str(self.projection_port),
             # The dev issuer's `iss` names auth's port; on a free port, every minter (the
             # service and `python -m access_auth.dev`) must agree on it.
             ACCESS_DEV_ISSUER_URL=f"{self.urls['auth']}/auth/dev",
@@ -63,12 +67,14 @@ class LocalStack:
         self.nats.start()
         logs = self.workdir / "logs"
         logs.mkdir(exist_ok=True)
-        for service in SERVICES:
+        modules = {s: f"access_{s}" for s in SERVICES}
+        modules["projection"] = "access_gateway.dev_projection"
+        for service, module in modules.items():
             env = self.env()
-            env["ACCESS_PORT"] = str(self.ports[service])
+            env["ACCESS_PORT"] = str(self.ports.get(service, self.projection_port))
             with (logs / f"{service}.log").open("wb") as log:
                 self.procs[service] = subprocess.Popen(
-                    [sys.executable, "-m", f"access_{service}"],
+                    [sys.executable, "-m", module],
                     cwd=REPO,
                     env=env,
                     stdout=log,
