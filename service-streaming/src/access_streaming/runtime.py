@@ -119,6 +119,7 @@ class StreamingRuntime:
         self._lag: dict[str, Histogram] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._rechecker: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
         self.gc = GcPauses()
         self.draining = False
         self.drained = asyncio.Event()
@@ -129,6 +130,11 @@ class StreamingRuntime:
         self.gc.start()
         self._ticker = asyncio.create_task(self._tick(), name="stats ticker")
         self._rechecker = asyncio.create_task(self._recheck_loop(), name="entitlement recheck")
+        # A policy change kills cached decisions at once (the next re-check sees it); the
+        # follower retries with a backoff while entitlements is down, never raises.
+        self._follower = asyncio.create_task(
+            self.entitlements.follow_policy_versions(), name="policy-version feed"
+        )
 
     async def _tick(self) -> None:
         while True:
@@ -372,9 +378,13 @@ class StreamingRuntime:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace):
                 await self.drained.wait()
-        for task in (self._ticker, self._rechecker):
+        for task in (self._ticker, self._rechecker, self._follower):
             if task is not None:
                 task.cancel()
+        await asyncio.gather(
+            *(t for t in (self._ticker, self._rechecker, self._follower) if t is not None),
+            return_exceptions=True,
+        )
         self.gc.stop()
         await self.readers.close()
         await self.slots.close()
