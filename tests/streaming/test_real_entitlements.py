@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncio
+
 import httpx
 import pytest
 
-from access_entitlements.testing import POLICY_FILE, FakeAuth, running
+from access_entitlements.testing import POLICY_FILE, FakeAuth, Service, running
 from access_streaming.testing import recv_json, recv_type, send_json, ws_connect
 from access_streaming.topics import TopicRegistry
 
@@ -20,8 +22,10 @@ PRICES = "served.market.latest_prices.v1"
 class RealEntitlements:
     """The real entitlements app behind the ``entitlements`` host of the test router."""
 
-    def __init__(self, app: object) -> None:
-        self._transport = httpx.ASGITransport(app)  # type: ignore[arg-type]
+    def __init__(self, service: Service, auth: FakeAuth) -> None:
+        self.service = service
+        self.auth = auth
+        self._transport = httpx.ASGITransport(service.app)
 
     async def handler(self, request: httpx.Request) -> httpx.Response:
         """Forward to the app; the body is read so the response outlives the call."""
@@ -33,8 +37,9 @@ class RealEntitlements:
 @pytest.fixture
 async def entitlements(tmp_path: Path) -> AsyncIterator[RealEntitlements]:
     """Overrides the conftest's fake: the real service, seeded from the repo's policy."""
-    async with running(tmp_path / "ent", FakeAuth(), policy_file=POLICY_FILE) as service:
-        yield RealEntitlements(service.app)
+    auth = FakeAuth()
+    async with running(tmp_path / "ent", auth, policy_file=POLICY_FILE) as service:
+        yield RealEntitlements(service, auth)
 
 
 @pytest.fixture
@@ -59,3 +64,31 @@ async def test_dev_tenant_trader_subscribes_unknown_tenant_denied(
             error = await recv_type(ws, "error")
             assert error["error"] == "SUBSCRIPTION_DENIED"
         assert server.runtime.entitlements.following  # the real policy-version feed is live
+
+
+async def test_a_rule_change_revokes_a_live_subscription_at_once(
+    start_streaming: StartStreaming, registry: TopicRegistry, mint: Mint,
+    entitlements: RealEntitlements,
+) -> None:  # fmt: skip
+    trader = await mint("alice", "tenant-a", ("trader",))
+    # The re-check is frequent; the allow it remembers lives 30-120 s unless the
+    # policy-version feed tells the client the tenant's rules changed.
+    async with start_streaming(registry, entitlements_recheck_seconds=0.2) as server:
+        async with await ws_connect(server, trader) as ws:
+            await recv_json(ws)
+            await send_json(ws, {"action": "subscribe", "data": {"topics": [PRICES]}})
+            assert (await recv_type(ws, "subscribed"))["topics"] == [PRICES]
+            await asyncio.sleep(0.5)  # re-checked at least once: the allow is cached
+            client = server.runtime.entitlements
+            assert client.following and client.policy_version("tenant-a") == 1
+            deny = {"subject": "user:alice", "action": "subscribe", "resource": "topic:*",
+                    "effect": "deny"}  # fmt: skip
+            headers = entitlements.auth.headers("root", "tenant-a", ["admin"])
+            written = await entitlements.service.http.post(
+                "/entitlements/rules", json=deny, headers=headers
+            )
+            assert written.status_code == 201, written.text
+            async with asyncio.timeout(3):
+                error = await recv_type(ws, "error")
+            assert error["error"] == "SUBSCRIPTION_REVOKED"
+            assert error["details"]["topic"] == PRICES
