@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-
-import asyncio
 
 import httpx
 import pytest
@@ -73,22 +72,24 @@ async def test_a_rule_change_revokes_a_live_subscription_at_once(
     trader = await mint("alice", "tenant-a", ("trader",))
     # The re-check is frequent; the allow it remembers lives 30-120 s unless the
     # policy-version feed tells the client the tenant's rules changed.
-    async with start_streaming(registry, entitlements_recheck_seconds=0.2) as server:
-        async with await ws_connect(server, trader) as ws:
-            await recv_json(ws)
-            await send_json(ws, {"action": "subscribe", "data": {"topics": [PRICES]}})
-            assert (await recv_type(ws, "subscribed"))["topics"] == [PRICES]
-            await asyncio.sleep(0.5)  # re-checked at least once: the allow is cached
-            client = server.runtime.entitlements
-            assert client.following and client.policy_version("tenant-a") == 1
-            deny = {"subject": "user:alice", "action": "subscribe", "resource": "topic:*",
-                    "effect": "deny"}  # fmt: skip
-            headers = entitlements.auth.headers("root", "tenant-a", ["admin"])
-            written = await entitlements.service.http.post(
-                "/entitlements/rules", json=deny, headers=headers
-            )
-            assert written.status_code == 201, written.text
-            async with asyncio.timeout(3):
-                error = await recv_type(ws, "error")
-            assert error["error"] == "SUBSCRIPTION_REVOKED"
-            assert error["details"]["topic"] == PRICES
+    async with (
+        start_streaming(registry, entitlements_recheck_seconds=0.2) as server,
+        await ws_connect(server, trader) as ws,
+    ):
+        await recv_json(ws)
+        await send_json(ws, {"action": "subscribe", "data": {"topics": [PRICES]}})
+        assert (await recv_type(ws, "subscribed"))["topics"] == [PRICES]
+        await asyncio.sleep(0.5)  # re-checked at least once: the allow is cached
+        client = server.runtime.entitlements
+        assert client.following and client.policy_version("tenant-a") == 1
+        deny = {"subject": "user:alice", "action": "subscribe", "resource": "topic:*",
+                "effect": "deny"}  # fmt: skip
+        headers = entitlements.auth.headers("root", "tenant-a", ["admin"])
+        written = await entitlements.service.http.post(
+            "/entitlements/rules", json=deny, headers=headers
+        )
+        assert written.status_code == 201, written.text
+        async with asyncio.timeout(3):
+            error = await recv_type(ws, "error")
+        assert error["error"] == "SUBSCRIPTION_REVOKED"
+        assert error["details"]["topic"] == PRICES
