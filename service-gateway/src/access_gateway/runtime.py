@@ -12,9 +12,10 @@ import logging
 from pathlib import Path
 
 from access_common.backends.kv import KeyValue
-from access_common.clients import AuthClient, EntitlementsClient
+from access_common.clients import AuthClient, EntitlementsClient, MetricsClient
 from access_common.health import HealthRegistry
 from access_common.http import HttpClient
+from access_common.pusher import MetricsPusher
 from access_common.ratelimit import RateLimiter
 from access_gateway.cache.service import ResponseCache
 from access_gateway.identity.principals import Principals
@@ -112,6 +113,13 @@ class GatewayRuntime:
         )
         self.generation = 0  # bumped on every applied reload (the OpenAPI cache keys on it)
         self._follower: asyncio.Task[None] | None = None
+        # Requests by route and status, pushed to the metrics service (a dict update per
+        # request; dropped and counted, never awaited, when the service is down).
+        self.pusher = MetricsPusher(
+            MetricsClient(http, settings.metrics_service_url),
+            source="gateway",
+            registry=metrics.registry,
+        )
 
     def watched_files(self) -> dict[str, Path]:
         """The configured files a reload re-reads (the built-in ones never change)."""
@@ -147,6 +155,7 @@ class GatewayRuntime:
     def start(self) -> None:
         """Start background work (limiter check-in, the policy-version feed)."""
         self.limits.start()
+        self.pusher.start()
         # A policy change kills cached decisions at once, not after their TTL; the
         # follower retries with a backoff while entitlements is down, never raises.
         self._follower = asyncio.create_task(
@@ -162,3 +171,4 @@ class GatewayRuntime:
             self._follower = None
         await self.limits.aclose()
         await self.cache.aclose()
+        await self.pusher.aclose()

@@ -28,6 +28,7 @@ from access_common.clients import AuthClient, EntitlementsClient
 from access_common.clients.entitlements import Subject
 from access_common.errors import AccessError
 from access_common.http import HttpClient
+from access_common.pusher import MetricsPusher
 from access_common.ratelimit import Limit, RateLimiter
 from access_streaming.auth import PrincipalCache
 from access_streaming.bus import TopicReaders
@@ -69,8 +70,10 @@ class StreamingRuntime:
         buses: Mapping[BusName, Bus],
         metrics: StreamingMetrics,
         tracer: trace.Tracer | None = None,
+        pusher: MetricsPusher | None = None,
     ) -> None:
         self.settings = settings
+        self.pusher = pusher
         self.registry = registry
         self.metrics = metrics
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -116,6 +119,7 @@ class StreamingRuntime:
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=_RATE_WINDOW_SAMPLES)
         # Metric children looked up once, not on every write.
         self._sent_counters = {p: metrics.messages_sent.labels(p) for p in ("websocket", "sse")}
+        self._push_labels = {p: {"protocol": p} for p in ("websocket", "sse")}
         self._lag: dict[str, Histogram] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._rechecker: asyncio.Task[None] | None = None
@@ -343,6 +347,10 @@ class StreamingRuntime:
         connection.sent += count
         self.sent[protocol] += count
         self._sent_counters[protocol].inc(count)
+        if self.pusher is not None and count:
+            self.pusher.inc(
+                "streaming_served_messages_sent_total", count, self._push_labels[protocol]
+            )
         for frame in batch:
             if isinstance(frame, DataFrame):
                 topic = frame.message.topic
