@@ -15,6 +15,7 @@ class GatewayMetrics:
     """Cache, rate limit, upstream, principal, reload and cache-warm metrics."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.cache_requests = Counter(
             "gateway_cache_requests_total",
             "Cacheable reads by route and result (hit, stale, miss, bypass)",

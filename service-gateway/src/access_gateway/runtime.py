@@ -6,13 +6,16 @@ stops the start with a clear message); started and stopped in the lifespan.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
 from access_common.backends.kv import KeyValue
-from access_common.clients import AuthClient, EntitlementsClient
+from access_common.clients import AuthClient, EntitlementsClient, MetricsClient
 from access_common.health import HealthRegistry
 from access_common.http import HttpClient
+from access_common.pusher import MetricsPusher
 from access_common.ratelimit import RateLimiter
 from access_gateway.cache.service import ResponseCache
 from access_gateway.identity.principals import Principals
@@ -109,6 +112,14 @@ class GatewayRuntime:
             max_body_bytes=settings.cache_max_body_bytes,
         )
         self.generation = 0  # bumped on every applied reload (the OpenAPI cache keys on it)
+        self._follower: asyncio.Task[None] | None = None
+        # Requests by route and status, pushed to the metrics service (a dict update per
+        # request; dropped and counted, never awaited, when the service is down).
+        self.pusher = MetricsPusher(
+            MetricsClient(http, settings.metrics_service_url),
+            source="gateway",
+            registry=metrics.registry,
+        )
 
     def watched_files(self) -> dict[str, Path]:
         """The configured files a reload re-reads (the built-in ones never change)."""
@@ -142,10 +153,22 @@ class GatewayRuntime:
         return True
 
     def start(self) -> None:
-        """Start background work (replica check-in of the rate limiter)."""
+        """Start background work (limiter check-in, the policy-version feed)."""
         self.limits.start()
+        self.pusher.start()
+        # A policy change kills cached decisions at once, not after their TTL; the
+        # follower retries with a backoff while entitlements is down, never raises.
+        self._follower = asyncio.create_task(
+            self.entitlements.follow_policy_versions(), name="policy-version feed"
+        )
 
     async def aclose(self) -> None:
         """Stop background work."""
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
         await self.limits.aclose()
         await self.cache.aclose()
+        await self.pusher.aclose()

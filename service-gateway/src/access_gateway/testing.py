@@ -105,10 +105,14 @@ class FakeEntitlements:
                 "rule_id": "r1" if allow else "deny-1"}  # fmt: skip
 
     async def handler(self, request: httpx.Request) -> httpx.Response:
-        """Answer a check or a batch."""
-        self.calls += 1
+        """Answer a check or a batch (and the policy-version long poll, not counted)."""
+        polling = request.url.path.endswith("/policy-versions")
+        if not polling:
+            self.calls += 1
         if self.down:
             raise httpx.ConnectError("entitlements is down", request=request)
+        if polling:
+            return await _no_policy_change(request)
         body = orjson.loads(request.content)
         if request.url.path.endswith("check-batch"):
             decisions = [self._decide(body["user_id"], c["resource"]) for c in body["checks"]]
@@ -117,6 +121,13 @@ class FakeEntitlements:
             )
         decision = self._decide(body["user_id"], body["resource"])
         return httpx.Response(200, json={**decision, "policy_version": self.policy_version})
+
+
+async def _no_policy_change(request: httpx.Request) -> httpx.Response:
+    """``GET /entitlements/policy-versions``: a long poll that sees no change."""
+    if "cursor" in request.url.params:
+        await asyncio.sleep(float(request.url.params.get("wait", "1")))
+    return httpx.Response(200, json={"cursor": "0", "full": True, "versions": {}})
 
 
 @dataclass

@@ -49,7 +49,7 @@ async def test_warm_endpoint_dry_run_and_admin_entitlement(stack: Any) -> None:
         "/api/v1/cache/warm", json={"dry_run": "maybe"}, headers=bearer("tok-alice")
     )
     assert bad.status_code == 422
-    stack.entitlements.denied.add(("bob", "cache"))
+    stack.entitlements.denied.add(("bob", "cache:warm"))
     denied = await stack.client.post("/api/v1/cache/warm", headers=bearer("tok-bob"))
     assert denied.status_code == 403
     assert denied.json()["code"] == "ENTITLEMENT_DENIED"

@@ -12,11 +12,13 @@ from opentelemetry import trace
 from access_common.app import build_app
 from access_common.backends import Bus, make_bus, make_kafka_bus, make_kv
 from access_common.backends.memory_kv import MemoryKeyValue
+from access_common.clients import MetricsClient
 from access_common.health import HealthRegistry
 from access_common.http import HttpClient
 from access_common.lifecycle import Resources, resources_lifespan
 from access_common.metrics import ServiceMetrics
 from access_common.middleware import RequestContextMiddleware
+from access_common.pusher import MetricsPusher
 from access_common.settings import load_settings
 from access_streaming.dev.feed import DevFeed
 from access_streaming.dev.router import router as dev_router
@@ -67,6 +69,13 @@ def create_app(
     )
     metrics = ServiceMetrics(SERVICE)
     streaming_metrics = StreamingMetrics(metrics.registry)
+    # Messages sent, pushed to the metrics service: a dict update per write, never awaited;
+    # dropped and counted when the service is down.
+    pusher = MetricsPusher(
+        MetricsClient(resources.http, settings.metrics_service_url),
+        source="streaming",
+        registry=metrics.registry,
+    )
     health = HealthRegistry(timeout=settings.health_check_timeout_seconds)
     base = resources_lifespan(resources, health)
 
@@ -86,9 +95,11 @@ def create_app(
                 buses=buses,
                 metrics=streaming_metrics,
                 tracer=_tracer(app),
+                pusher=pusher,
             )
             app.state.streaming = runtime
             await runtime.start()
+            pusher.start()
             feed = None
             if settings.dev_feed_enabled:
                 feed = DevFeed(runtime, interval=settings.dev_feed_interval_seconds)
@@ -100,6 +111,7 @@ def create_app(
                 if feed is not None:
                     await feed.stop()
                 await runtime.close()
+                await pusher.aclose()
 
     routers = [ws_router, sse_router, stats_router]
     if settings.env == "local":

@@ -28,6 +28,7 @@ from access_common.clients import AuthClient, EntitlementsClient
 from access_common.clients.entitlements import Subject
 from access_common.errors import AccessError
 from access_common.http import HttpClient
+from access_common.pusher import MetricsPusher
 from access_common.ratelimit import Limit, RateLimiter
 from access_streaming.auth import PrincipalCache
 from access_streaming.bus import TopicReaders
@@ -69,8 +70,10 @@ class StreamingRuntime:
         buses: Mapping[BusName, Bus],
         metrics: StreamingMetrics,
         tracer: trace.Tracer | None = None,
+        pusher: MetricsPusher | None = None,
     ) -> None:
         self.settings = settings
+        self.pusher = pusher
         self.registry = registry
         self.metrics = metrics
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -116,9 +119,11 @@ class StreamingRuntime:
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=_RATE_WINDOW_SAMPLES)
         # Metric children looked up once, not on every write.
         self._sent_counters = {p: metrics.messages_sent.labels(p) for p in ("websocket", "sse")}
+        self._push_labels = {p: {"protocol": p} for p in ("websocket", "sse")}
         self._lag: dict[str, Histogram] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._rechecker: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
         self.gc = GcPauses()
         self.draining = False
         self.drained = asyncio.Event()
@@ -129,6 +134,11 @@ class StreamingRuntime:
         self.gc.start()
         self._ticker = asyncio.create_task(self._tick(), name="stats ticker")
         self._rechecker = asyncio.create_task(self._recheck_loop(), name="entitlement recheck")
+        # A policy change kills cached decisions at once (the next re-check sees it); the
+        # follower retries with a backoff while entitlements is down, never raises.
+        self._follower = asyncio.create_task(
+            self.entitlements.follow_policy_versions(), name="policy-version feed"
+        )
 
     async def _tick(self) -> None:
         while True:
@@ -337,6 +347,10 @@ class StreamingRuntime:
         connection.sent += count
         self.sent[protocol] += count
         self._sent_counters[protocol].inc(count)
+        if self.pusher is not None and count:
+            self.pusher.inc(
+                "streaming_served_messages_sent_total", count, self._push_labels[protocol]
+            )
         for frame in batch:
             if isinstance(frame, DataFrame):
                 topic = frame.message.topic
@@ -372,9 +386,13 @@ class StreamingRuntime:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace):
                 await self.drained.wait()
-        for task in (self._ticker, self._rechecker):
+        for task in (self._ticker, self._rechecker, self._follower):
             if task is not None:
                 task.cancel()
+        await asyncio.gather(
+            *(t for t in (self._ticker, self._rechecker, self._follower) if t is not None),
+            return_exceptions=True,
+        )
         self.gc.stop()
         await self.readers.close()
         await self.slots.close()

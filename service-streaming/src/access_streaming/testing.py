@@ -82,6 +82,11 @@ class FakeEntitlements:
         """Answer one request like the entitlements service does."""
         if request.url.path.startswith("/health"):
             return httpx.Response(200, json={"status": "ok"})
+        if request.url.path.endswith("/policy-versions"):
+            # The runtime's long poll: no change, ever (not counted as a check).
+            if "cursor" in request.url.params:
+                await asyncio.sleep(float(request.url.params.get("wait", "1")))
+            return httpx.Response(200, json={"cursor": "0", "full": True, "versions": {}})
         self.calls += 1
         if self.down:
             return httpx.Response(503, json={"code": "BACKEND_UNAVAILABLE", "message": "down"})

@@ -67,10 +67,19 @@ class Pipeline:
             response = await self._serve(request, timing, headers)
         except AccessError as exc:
             exc.headers = {**headers, **exc.headers, "Server-Timing": timing.header()}
+            self._count(request, exc.status)
             raise
+        self._count(request, response.status_code)
         response.headers.update(headers)
         response.headers["Server-Timing"] = timing.header()
         return response
+
+    def _count(self, request: Request, status: int) -> None:
+        route = request.scope.get("route")
+        route_id = route.spec.id if isinstance(route, CompiledRoute) else "unmatched"
+        self.runtime.pusher.inc(
+            "gateway_served_requests_total", labels={"route": route_id, "status": str(status)}
+        )
 
     async def _serve(
         self, request: Request, timing: ServerTiming, headers: dict[str, str]
