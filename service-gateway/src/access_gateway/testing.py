@@ -94,6 +94,7 @@ class FakeEntitlements:
     """``POST /entitlements/check`` (and check-batch): allow unless (user, resource) is denied."""
 
     denied: set[tuple[str, str]] = field(default_factory=set)
+    invalid: set[str] = field(default_factory=set)  # resources answered 422 INVALID_RESOURCE
     down: bool = False
     calls: int = 0
     ttl: int = 60
@@ -114,6 +115,9 @@ class FakeEntitlements:
         if polling:
             return await _no_policy_change(request)
         body = orjson.loads(request.content)
+        if body.get("resource") in self.invalid:
+            error = {"trace_id": "t", "code": "INVALID_RESOURCE", "message": "bad", "details": {}}
+            return httpx.Response(422, json=error)
         if request.url.path.endswith("check-batch"):
             decisions = [self._decide(body["user_id"], c["resource"]) for c in body["checks"]]
             return httpx.Response(

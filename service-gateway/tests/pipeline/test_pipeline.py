@@ -109,6 +109,14 @@ async def test_entitlement_denied_and_unavailable(stack: Any) -> None:
     assert closed.json()["code"] == "ENTITLEMENTS_UNAVAILABLE"
 
 
+async def test_a_resource_the_service_cannot_name_is_the_clients_error(stack: Any) -> None:
+    stack.entitlements.invalid.add("curve:BAD&ID")
+    response = await stack.client.get("/api/v1/curves/BAD%26ID", headers=bearer("tok-alice"))
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_RESOURCE"
+    assert response.json()["details"] == {"cause": "INVALID_RESOURCE"}
+
+
 async def test_bulk_checks_every_item_in_one_batch(stack: Any) -> None:
     url = "/api/v1/curves/bulk"
     body = {"curve_ids": ["A-FWD", "B-FWD", "A-FWD"]}

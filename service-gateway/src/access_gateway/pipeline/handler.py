@@ -198,6 +198,14 @@ class Pipeline:
                 decisions = [await client.check(subject, rule.action, resources[0])]
             else:
                 decisions = await client.check_batch(subject, [(rule.action, r) for r in resources])
+        except BadRequest as exc:
+            # The service refused the question itself (e.g. INVALID_RESOURCE for an id
+            # with characters no rule can name): the client's path is at fault, not a peer.
+            raise BadRequest(
+                "The requested resource cannot be named in an entitlement check",
+                code="INVALID_RESOURCE",
+                details={"cause": exc.code},
+            ) from None
         except AccessError as exc:
             # Fail closed: whatever went wrong asking, the answer is not "allow".
             raise EntitlementsUnavailable(

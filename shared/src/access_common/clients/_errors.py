@@ -14,6 +14,7 @@ from access_common.errors import (
     Forbidden,
     RateLimited,
     Unauthorized,
+    ValidationFailed,
 )
 
 __all__ = ["raise_for_peer_error"]
@@ -22,6 +23,7 @@ _BY_STATUS: dict[int, type[AccessError]] = {
     400: BadRequest,
     401: Unauthorized,
     403: Forbidden,
+    422: ValidationFailed,
     429: RateLimited,
 }
 
