@@ -32,6 +32,8 @@ NATS_PORT = int(os.environ.get("ACCESS_RUN_NATS_PORT", "4222"))
 # The gateway's development projection upstream (sample data), unless a real one is set.
 PROJECTION_PORT = int(os.environ.get("ACCESS_DEV_PROJECTION_PORT", "8020"))
 HOST = "127.0.0.1"
+# The gateway's seed 004 HMAC secret under `make run` (local only; `make smoke` signs with it).
+DEV_WEBHOOK_SECRET = "local-dev-webhook-secret-not-for-production"  # noqa: S105 - dev only
 
 
 def port_in_use(port: int) -> bool:
@@ -118,6 +120,8 @@ def main() -> int:
         "ACCESS_ENTITLEMENTS_POLICY_FILE",
         str(REPO / "service-entitlements" / "policy" / "local.yaml"),
     )
+    if env["ACCESS_ENV"] == "local":
+        env.setdefault("ACCESS_API_KEY_HMAC_SECRET", DEV_WEBHOOK_SECRET)
     ports = dict(SERVICES)
     busy = [f"{n} ({p})" for n, p in ports.items() if port_in_use(p)]
     procs: dict[str, subprocess.Popen[bytes]] = {}

@@ -37,6 +37,10 @@ class Failed(Exception):
     """A check did not pass; the message says why."""
 
 
+# The secret scripts/run.py gives the gateway under `make run` (local only).
+DEV_WEBHOOK_SECRET = "local-dev-webhook-secret-not-for-production"  # noqa: S105 - dev only
+
+
 def options() -> argparse.Namespace:
     """Command-line options, each defaulting to a SMOKE_* variable, then to `make run`."""
     parser = argparse.ArgumentParser(
@@ -60,8 +64,8 @@ def options() -> argparse.Namespace:
     )
     parser.add_argument(
         "--webhook-secret",
-        default=os.environ.get("SMOKE_WEBHOOK_SECRET", ""),
-        help="HMAC secret the gateway expects (SMOKE_WEBHOOK_SECRET)",
+        default=os.environ.get("SMOKE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
+        help="HMAC secret the gateway expects (SMOKE_WEBHOOK_SECRET; default: `make run`'s)",
     )
     parser.add_argument(
         "--timeout", type=float, default=float(os.environ.get("SMOKE_TIMEOUT", "10"))
