@@ -30,7 +30,8 @@ import httpx
 import websockets
 
 PORTS = {"gateway": 8000, "streaming": 8001, "auth": 8010, "entitlements": 8011, "metrics": 8012}
-SIGNAL_TOPICS = ["signals.raw", "signals.normalized"]
+# signals.raw is not a subscriber topic (the registry serves the normalized ones).
+SIGNAL_TOPICS = ["signals.normalized"]
 
 
 class Failed(Exception):
@@ -108,7 +109,7 @@ class Smoke:
         if self.token is None:
             issued = await self.client.post(
                 f"{self.args.auth}/auth/dev/token",
-                json={"sub": "smoke", "tenant_id": "tenant-smoke", "roles": ["trader"]},
+                json={"sub": "smoke", "tenant_id": "tenant-a", "roles": ["trader"]},  # a dev tenant
             )
             if issued.status_code != 200:
                 raise Failed(f"dev issuer answered {issued.status_code} (not local? pass --token)")
@@ -193,9 +194,15 @@ class Smoke:
             )
         if not self.args.webhook_secret:
             raise Failed("no secret: set SMOKE_WEBHOOK_SECRET to the gateway's webhook secret")
-        body = json.dumps(
-            {"symbol": "BRENT", "action": "buy", "price": 75.5, "id": self.marker}
-        ).encode()
+        # Seed 004's generic shape; a fresh timestamp keeps the idempotency key new.
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        signal = {
+            "source": "smoke",
+            "instrument": "BRENT",
+            "timestamp": now.replace("+00:00", "Z"),
+            "payload": {"action": "buy", "price": 75.5, "id": self.marker},
+        }
+        body = json.dumps(signal).encode()
         response = await self.client.post(
             f"{self.args.gateway}/webhook/{self.args.webhook_source}",
             content=body,

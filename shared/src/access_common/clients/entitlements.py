@@ -206,11 +206,14 @@ class EntitlementsClient:
                 results[index] = decision
         return [d for d in results if d is not None]
 
-    async def follow_policy_versions(self, *, wait: float = 1.0) -> None:
+    async def follow_policy_versions(self, *, wait: float = 5.0) -> None:
         """Observe every tenant's new policy version as soon as the service has it.
 
         Runs until cancelled (start it with ``asyncio.create_task``). ``wait`` is how long
-        one poll waits for a change; keep it under the HTTP client's timeout. While the
+        one poll waits for a change (each poll's own timeout is ``wait`` + 5 s, so it need
+        not fit under the client's default timeout: a short ``wait`` only adds polls, and
+        a change is answered at once either way; a long one holds the service's graceful
+        shutdown that long). While the
         service cannot be reached, ``following`` is False, cached decisions live out
         their TTL (at most 120 s) and polls are retried with a backoff.
         """
@@ -220,7 +223,7 @@ class EntitlementsClient:
         while True:
             try:
                 target = url if cursor is None else f"{url}&cursor={cursor}"
-                response = await self._http.get(target)
+                response = await self._http.request("GET", target, timeout=wait + 5)
                 raise_for_peer_error(response, "entitlements")
                 answer = _VersionChanges.model_validate_json(response.content)
             except (AccessError, ValidationError):
