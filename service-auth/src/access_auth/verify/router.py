@@ -11,6 +11,7 @@ from access_auth.verify.schemas import VerifyResponse, VerifyWsRequest, principa
 from access_auth.verify.service import bearer_token, read_ws_body, ws_token
 from access_common.errors import ErrorBody
 from access_common.responses import JsonBytesResponse
+from access_common.routes import DirectRoute
 
 __all__ = ["router"]
 
@@ -48,12 +49,6 @@ _WS_BODY = {
 _WS_BODY_SLACK = 4096
 
 
-@router.post(
-    "/verify",
-    response_model=VerifyResponse,
-    responses=_TOKEN_RESPONSES,
-    summary="Verify the bearer token of the Authorization header",
-)
 async def verify(
     request: Request,
     authorization: Annotated[
@@ -61,10 +56,21 @@ async def verify(
     ] = None,
 ) -> JsonBytesResponse:
     """Return the principal of a valid token, or 401 with the precise TOKEN_* code."""
-    # The hottest route of the platform: the verifier is read here rather than through a
-    # dependency, whose resolution cost about a tenth of a repeated token's answer.
+    # The hottest route of the platform: a DirectRoute (no dependency solving, the header
+    # read with one lookup), the verifier read here rather than through a dependency.
     principal = await verifier_of(request).verify(bearer_token(authorization))
     return JsonBytesResponse(principal_json(principal))
+
+
+router.add_api_route(
+    "/verify",
+    verify,
+    methods=["POST"],
+    response_model=VerifyResponse,
+    responses=_TOKEN_RESPONSES,
+    summary="Verify the bearer token of the Authorization header",
+    route_class_override=DirectRoute,
+)
 
 
 @router.post(
