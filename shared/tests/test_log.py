@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import orjson
+import pytest
 
 from access_common.context import TraceContext, set_request_context
-from access_common.log import JsonFormatter, redact, redact_text
+from access_common.log import AccessLog, JsonFormatter, redact, redact_text
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtbGVhaw"
 
@@ -49,3 +51,29 @@ def test_tokens_and_secrets_are_redacted_everywhere() -> None:
 def test_redact_helpers() -> None:
     assert redact_text(f"x {TOKEN} y") == "x [REDACTED] y"
     assert redact({"api_key": "k", "n": [TOKEN]}) == {"api_key": "[REDACTED]", "n": ["[REDACTED]"]}
+
+
+def test_access_line_of_a_request_redacts_path_and_invented_method(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    jwt_like = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    log = AccessLog("svc")
+    log.request("t" * 32, "r1", "GET", f"/ws/{jwt_like}", 200, 0.0012345, "/ws/{token}")
+    log.request("t" * 32, "r2", jwt_like, "/x", 405, 0.001, "__unmatched__")
+    log.flush()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["msg"] == "GET /ws/[REDACTED] 200 1.2ms"
+    assert lines[0] | {"ts": None} == {
+        "ts": None,
+        "lvl": "INFO",
+        "service": "svc",
+        "trace_id": "t" * 32,
+        "req_id": "r1",
+        "logger": "access.request",
+        "msg": "GET /ws/[REDACTED] 200 1.2ms",
+        "route": "/ws/{token}",
+        "status": 200,
+        "duration_ms": 1.234,
+    }
+    assert lines[1]["msg"] == "[REDACTED] /x 405 1.0ms"
+    assert jwt_like not in json.dumps(lines)

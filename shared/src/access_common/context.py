@@ -17,6 +17,7 @@ __all__ = [
     "new_request_id",
     "outgoing_headers",
     "parse_traceparent",
+    "request_ids",
     "set_request_context",
 ]
 
@@ -68,6 +69,24 @@ def new_request_id(candidate: str | None = None) -> str:
     if candidate and _REQUEST_ID.match(candidate):
         return candidate
     return secrets.token_hex(8)
+
+
+def request_ids(traceparent: str | None, request_id: str | None) -> tuple[TraceContext, str]:
+    """The trace of this hop (the caller's continued, or a new one) and the request id.
+
+    The same as :func:`parse_traceparent` + :meth:`TraceContext.child` (or ``new``) +
+    :func:`new_request_id`, with one read of the OS's random source for every id minted
+    rather than one per id (the middleware calls this on every request).
+    """
+    incoming = parse_traceparent(traceparent)
+    keep = request_id if request_id and _REQUEST_ID.match(request_id) else None
+    wanted = (0 if keep else 8) + (8 if incoming else 24)
+    random = secrets.token_hex(wanted)
+    if incoming is not None:
+        trace = TraceContext(incoming.trace_id, random[:16], incoming.flags)
+    else:
+        trace = TraceContext(random[:32], random[32:48])
+    return trace, keep or random[-16:]
 
 
 _trace: ContextVar[TraceContext | None] = ContextVar("access_trace", default=None)

@@ -20,6 +20,7 @@ from access_common.context import (
     TraceContext,
     new_request_id,
     parse_traceparent,
+    request_ids,
     set_request_context,
 )
 from access_common.errors import PayloadTooLarge
@@ -81,13 +82,13 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         ids = _Ids(scope["headers"])
-        incoming = parse_traceparent(ids.traceparent)
-        request_id = new_request_id(ids.request_id)
         if self.tracer is None:
-            trace_ctx = incoming.child() if incoming else TraceContext.new()
+            trace_ctx, request_id = request_ids(ids.traceparent, ids.request_id)
             set_request_context(trace_ctx, request_id)
             await self._serve(scope, receive, send, trace_ctx, request_id, ids.content_length)
             return
+        incoming = parse_traceparent(ids.traceparent)
+        request_id = new_request_id(ids.request_id)
         parent = remote_parent(incoming) if incoming else None
         name = f"{scope.get('method', 'WS')} {scope['path']}"
         with self.tracer.start_as_current_span(name, context=parent) as span:
@@ -197,12 +198,6 @@ class RequestContextMiddleware:
         self.metrics.observe(method if method in _METHODS else "OTHER", template, status, seconds)
         access_log = self.access_log
         if access_log is not None and access_log.enabled():
-            milliseconds = seconds * 1000
-            access_log.write(
-                trace_ctx.trace_id,
-                request_id,
-                f"{method} {scope['path']} {status} {milliseconds:.1f}ms",
-                route=template,
-                status=status,
-                duration_ms=round(milliseconds, 3),
+            access_log.request(
+                trace_ctx.trace_id, request_id, method, scope["path"], status, seconds, template
             )
