@@ -8,9 +8,10 @@
 3. Key by ``kid`` from the primary source (the JWKS cache or the dev issuer's key); an
    unknown kid triggers one rate-limited, single-flight refresh; the fallback keys only
    while the primary is unavailable. ``jku``/``x5u``/``jwk``/``x5c`` are never consulted.
-4. Signature with PyJWT's JWS layer (:mod:`access_auth.validation.jws`), pinned to that
-   single algorithm and key (minimum key lengths enforced; HMAC comparison is
-   ``hmac.compare_digest`` inside PyJWT); the payload must be a JSON object.
+4. Signature with PyJWT's JWS layer (:mod:`access_auth.validation.jws`; the header of
+   step 1 is not parsed again), pinned to that single algorithm and key (minimum key
+   lengths enforced; HMAC comparison is ``hmac.compare_digest`` inside PyJWT); the
+   payload must be a JSON object.
 5. Claims with :func:`principal_from_claims`.
 
 A token verified moments ago with the primary source's current key skips steps 1-5
@@ -166,7 +167,7 @@ class TokenVerifier:
     @staticmethod
     def _check_signature(token: str, key: VerificationKey, alg: str) -> dict[str, object]:
         try:
-            payload = _JWS.decode_complete(token, key.key, algorithms=[alg])["payload"]
+            payload = _JWS.verify_compact(token, key.key, alg)
         except jwt.InvalidSignatureError:
             raise TokenSignatureInvalid from None
         except (jwt.InvalidAlgorithmError, jwt.InvalidKeyError):
