@@ -41,30 +41,41 @@ VERIFY = "/auth/verify"
 RECENT_TOKENS = 1000  # the auth map's size in this bench; the pools are twice as large
 
 
-ANALYSIS = """Where the time went (py-spy on auth under wrk, then pyinstrument; issue #14).
-Before: the access line was about a third of a `/health/live` request's busy time -
-`logging.Logger.info` building a LogRecord, `JsonFormatter` (a `datetime.isoformat` of
-4 µs, redaction regexes) and a write plus flush of stdout per request. Prometheus
-`labels()` per request was ~3%, FastAPI dependency solving on `/auth/verify` ~19% (three
-nested async dependencies and a Header parameter), response-model validation and
-serialisation ~5%. Changes: the access line is one orjson encode into a buffer written in
-PIPE_BUF-sized batches or after 50 ms (`AccessLog`); metric children are cached per
-(method, route template, status); one pass over the headers; the body is counted only
-when no Content-Length bounds it; the service's routers come before health and metrics
-(FastAPI tries included routers in order on every request); `/auth/verify` has one
-dependency and answers with orjson bytes of the principal (its schema stays in OpenAPI);
-the recently-verified map evicts in O(1); the signature goes through PyJWT's JWS layer
-with a regex alphabet check, because PyJWT 2.15 scans each base64url byte of the token
-in a Python generator (~40% of `jwt.decode` on a Keycloak-sized RS256 token; in-process
-first-seen verification 152 -> 104 µs). Spans are made only when tracing is on.
-
-What bounds the rest: on a repeated token, FastAPI/Starlette routing through included
-routers and dependency solving (paid by every service that uses APIRouter), uvicorn's
-HTTP handling (paid by the bare route too) and the middleware's own ~10% (ids, metrics,
-access line). On a first-seen token, the signature check in `cryptography` (an ES256
-verify costs more than an RS256 one), PyJWT's JWS bookkeeping (split, base64 and header
-JSON a second time after our structural check) and the claims mapping. More throughput
-per service comes from `ACCESS_WORKERS` (one per core)."""
+ANALYSIS = """Where the time went (py-spy `record --rate 1000` on the auth worker under wrk, against
+the bare app in the same run; issue #14). First round: the access line was about a third
+of a `/health/live` request (`logging` LogRecord, `JsonFormatter`, a write plus flush per
+request) -> one orjson encode into a buffer written in PIPE_BUF-sized batches or after
+50 ms (`AccessLog`); Prometheus `labels()` per request -> children cached per (method,
+route template, status); one pass over the headers; the body counted only without a
+Content-Length; `/auth/verify` answering orjson bytes of the principal; the
+recently-verified map evicting in O(1); PyJWT's per-byte base64url scan replaced by a
+regex (`FastJWS`).
+Second round (the profile of the first round's code): FastAPI's dependency solving was
+14% of a repeated-token `/auth/verify` and 8% of `/health/live`; FastAPI 0.165's own
+OpenTelemetry check (`NativeTelemetry.enabled`, reading the global providers and the
+environment on every request even with none configured) 5-6%, paid by the bare route
+too; minting the trace, span and request ids two reads of the random source (3%);
+the access line's redaction running three regexes over the whole message (3.5%); a
+first-seen token's header base64-decoded and JSON-parsed a second time by PyJWT.
+Changes: `access_common.routes.DirectRoute` - an `APIRoute` FastAPI documents as before
+(OpenAPI unchanged; `make contract-check`) whose endpoint is called straight from the
+Request with its optional string headers, refused at build time if it needs any solving
+(`/auth/verify`, `/health/live` of every service); FastAPI's native telemetry off in
+`build_app` (the middleware makes the platform's spans and RED metrics); `request_ids`
+mints every id from one random read; `AccessLog.request` redacts only the path (and a
+method outside the standard ones); `FastJWS.verify_compact` checks the signature on the
+header the verifier already parsed (an RS256 check in process 67 -> 49 us; the
+`cryptography` verify alone is 32 us).
+What bounds the rest (profile of the final code, shares of the server's busy samples):
+uvicorn's HTTP handling, paid by the bare route as much (parse and send, 30-32%); FastAPI
+0.165 routing through included routers, which matches the selected router's routes
+twice (`_IncludedRouter.matches`, then `_match` again in `_handle_selected`): 14% of
+`/health/live`, 5% of `/auth/verify` (its router comes first); the middleware's own work
+(ids 3%, metrics 2-3%, the access line 7.5%); the response object (Starlette's
+`Response.__call__`, 12%, as for the bare route). On a first-seen token: the signature
+check (`verify_compact` 17% of the request, two thirds of it in `cryptography`; an ES256
+verify costs more than an RS256 one) and the claims mapping. More throughput per service
+comes from `ACCESS_WORKERS` (one per core)."""
 
 
 @dataclass(slots=True)
