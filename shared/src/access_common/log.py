@@ -177,18 +177,7 @@ class AccessLog:
 
     def write(self, trace_id: str, req_id: str, msg: str, **extra: str | int | float) -> None:
         """Queue one line; ``msg`` is redacted, ``extra`` holds plain values of the platform's."""
-        self._queue(
-            {
-                "ts": self._timestamp(),
-                "lvl": "INFO",
-                "service": self.service,
-                "trace_id": trace_id,
-                "req_id": req_id,
-                "logger": ACCESS_LOGGER,
-                "msg": redact_text(msg),
-                **extra,
-            }
-        )
+        self._queue(trace_id, req_id, redact_text(msg), extra)
 
     def request(
         self,
@@ -210,6 +199,16 @@ class AccessLog:
             method = redact_text(method)
         milliseconds = seconds * 1000
         self._queue(
+            trace_id,
+            req_id,
+            f"{method} {redact_text(path)} {status} {milliseconds:.1f}ms",
+            {"route": route, "status": status, "duration_ms": round(milliseconds, 3)},
+        )
+
+    def _queue(
+        self, trace_id: str, req_id: str, msg: str, extra: dict[str, str | int | float]
+    ) -> None:
+        line = orjson.dumps(
             {
                 "ts": self._timestamp(),
                 "lvl": "INFO",
@@ -217,15 +216,11 @@ class AccessLog:
                 "trace_id": trace_id,
                 "req_id": req_id,
                 "logger": ACCESS_LOGGER,
-                "msg": f"{method} {redact_text(path)} {status} {milliseconds:.1f}ms",
-                "route": route,
-                "status": status,
-                "duration_ms": round(milliseconds, 3),
-            }
+                "msg": msg,
+                **extra,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
         )
-
-    def _queue(self, entry: dict[str, str | int | float]) -> None:
-        line = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
         if self._size + len(line) > self.max_bytes:
             self.flush()
         self._lines.append(line)
