@@ -167,3 +167,123 @@ async def test_while_degraded_only_one_hit_probes_the_store() -> None:
     decisions = await asyncio.gather(*(limiter.hit("k", Limit(100, 60)) for _ in range(10)))
     assert probes == 1
     assert all(d.allowed for d in decisions)
+
+
+class Counting:
+    """A KeyValue that counts INCRBYs and passes them to a real store underneath."""
+
+    def __init__(self, inner: RedisKeyValue) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        self.calls += 1
+        return await self.inner.incr(key, amount, ttl=ttl)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.redis
+async def test_two_leasing_replicas_never_exceed_the_limit_under_concurrency() -> None:
+    url = backend_url("redis")
+    first, second = RedisKeyValue(url), RedisKeyValue(url)
+    try:
+        for requests in (7, 50, 1000):
+            prefix = f"rltest-{uuid.uuid4().hex}"
+            a = RateLimiter(first, prefix=prefix, replicas=2)
+            b = RateLimiter(second, prefix=prefix, replicas=2)
+            limit = Limit(requests, 60)
+
+            async def burst(limiter: RateLimiter, n: int, limit: Limit = limit) -> int:
+                decisions = await asyncio.gather(*(limiter.hit("user:a", limit) for _ in range(n)))
+                return sum(d.allowed for d in decisions)
+
+            allowed = 0
+            # Waves of concurrent hits on both replicas until both are refused.
+            for _ in range(40):
+                got = await asyncio.gather(burst(a, 30), burst(b, 30))
+                allowed += sum(got)
+                if not any(got):
+                    break
+            assert allowed <= requests
+            # Leases unused when both stop are the only hits that can be stranded.
+            assert allowed >= requests - 2 * a._max_block
+            assert allowed == requests, (requests, allowed)
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.redis
+async def test_far_from_the_limit_a_replica_asks_the_store_once_per_block() -> None:
+    store = RedisKeyValue(backend_url("redis"))
+    counting = Counting(store)
+    try:
+        limiter = RateLimiter(counting, prefix=f"rltest-{uuid.uuid4().hex}", max_block=100)  # type: ignore[arg-type]
+        limit = Limit(1_000_000, 60)
+        for _ in range(1000):
+            assert (await limiter.hit("user:a", limit)).allowed
+            await asyncio.sleep(0)  # lets a background refill land, as requests would
+        # 1000 hits in blocks of 100: about ten store calls, not a thousand.
+        assert counting.calls <= 12
+        assert limiter.store_calls == counting.calls
+    finally:
+        await store.close()
+
+
+async def test_hits_within_a_lease_do_not_wait_on_the_store() -> None:
+    kv = MemoryKeyValue()
+    limiter = RateLimiter(kv, clock=Clock(), max_block=10)
+    limit = Limit(1000, 60)
+    await limiter.hit("k", limit)  # the first hit of a window leases a block
+    leased_calls = limiter.store_calls
+    blocked = asyncio.Event()
+    original = kv.incr
+
+    async def slow(key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        await blocked.wait()
+        return await original(key, amount, ttl=ttl)
+
+    kv.incr = slow  # type: ignore[method-assign]
+    # Served from the lease while the background refill hangs on the store.
+    for _ in range(5):
+        decision = await asyncio.wait_for(limiter.hit("k", limit), 0.5)
+        assert decision.allowed
+    assert limiter.store_calls == leased_calls + 1  # one refill in flight, not one per hit
+    blocked.set()
+
+
+async def test_near_the_limit_blocks_shrink_to_one_hit() -> None:
+    kv = MemoryKeyValue()
+    limiter = RateLimiter(kv, clock=Clock(), max_block=100)
+    limit = Limit(40, 60)
+    decisions = []
+    for _ in range(45):
+        decisions.append(await limiter.hit("k", limit))
+        await asyncio.sleep(0)
+    assert [d.allowed for d in decisions] == [True] * 40 + [False] * 5
+    assert [d.remaining for d in decisions[-6:]] == [0] * 6
+    # The refused hits were answered from the spent count, without asking the store.
+    assert await kv.get("rl:k:60:16666") == b"40"
+
+
+async def test_an_unspent_lease_is_part_of_the_warm_share() -> None:
+    clock, ticks = Clock(), Clock(0.0)
+    kv = Flaky()
+    limiter = RateLimiter(kv, clock=clock, monotonic=ticks, max_block=100)
+    limit = Limit(100, 60)
+    await limiter.hit("k", limit)  # leases 25, spends 1
+    await asyncio.sleep(0)  # no refill: 24 left is more than half a block
+    assert await kv.get("rl:k:60:16666") == b"25"
+    kv.down = True
+    # 24 leased + all 75 not handed out (one replica) = 99 more, then refused.
+    local = [await limiter.hit("k", limit) for _ in range(100)]
+    assert [d.allowed for d in local] == [True] * 99 + [False]
+    assert degraded(limiter)
+    kv.down = False
+    ticks.now += 1.5
+    back = await limiter.hit("k", limit)
+    assert not back.allowed
+    # 100 local hits: 24 paid by the lease, 76 carried over, plus the probe's block.
+    assert int(await kv.get("rl:k:60:16666") or 0) >= 101

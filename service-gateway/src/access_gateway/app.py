@@ -87,7 +87,9 @@ def create_app(
     app.state.config_watcher = watcher
     app.add_route("/api/{path:path}", pipeline.handle, methods=_METHODS, include_in_schema=False)
     # Signed webhooks share the process, its Resources and its rate limiter.
-    install_webhooks(app, settings, resources, limiter=runtime.limits.limiter)
+    install_webhooks(
+        app, settings, resources, limiter=runtime.limits.limiter, client_ip=runtime.client_ip
+    )
     install_openapi(app, runtime)
     return app
 

@@ -18,6 +18,7 @@ from access_common.http import HttpClient
 from access_common.pusher import MetricsPusher
 from access_common.ratelimit import RateLimiter
 from access_gateway.cache.service import ResponseCache
+from access_gateway.identity.client_ip import ClientIpRule
 from access_gateway.identity.principals import Principals
 from access_gateway.metrics import GatewayMetrics
 from access_gateway.ratelimit.service import RateLimits
@@ -87,6 +88,12 @@ class GatewayRuntime:
         self.kv = kv
         self.metrics = metrics
         self.routes, tiers = _load(settings)
+        self.client_ip = ClientIpRule(
+            trusted_proxies=settings.webhook_trusted_proxies,
+            forwarded_for_hops=settings.forwarded_for_hops,
+        )
+        if self.client_ip.conflict:
+            logger.warning(self.client_ip.conflict)
         self.upstreams = Upstreams(
             http, metrics, max_body_bytes=settings.upstream_max_body_bytes, health=health
         )

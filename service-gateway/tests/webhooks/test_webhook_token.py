@@ -97,6 +97,19 @@ async def test_trusted_proxy_forwards_the_client_address(make_client: AppClient)
     assert forged.json()["code"] == "GW-012"
 
 
+async def test_the_gateway_hop_count_applies_to_webhooks(make_client: AppClient) -> None:
+    # One client-address rule for the gateway: ACCESS_FORWARDED_FOR_HOPS works here too.
+    async with make_client(
+        webhook_sources=_tv(), forwarded_for_hops=1, client=("10.1.2.3", 443)
+    ) as client:
+        response = await client.post(
+            "/webhook/tradingview",
+            content=tv_body(token=TOKEN),
+            headers={"content-type": "application/json", "x-forwarded-for": "52.89.214.238"},
+        )
+    assert response.status_code == 202, response.text
+
+
 async def test_untrusted_peer_cannot_claim_an_address(make_client: AppClient) -> None:
     async with make_client(webhook_sources=_tv(), client=("203.0.113.9", 443)) as client:
         response = await client.post(

@@ -227,15 +227,9 @@ class Pipeline:
             )
 
     def _client_ip(self, request: Request) -> str:
-        hops = self.runtime.settings.forwarded_for_hops
-        if hops:
-            forwarded = request.headers.get("x-forwarded-for")
-            if forwarded:
-                chain = [part.strip() for part in forwarded.split(",") if part.strip()]
-                if len(chain) >= hops:
-                    return chain[-hops]
-        client = request.client
-        return client.host if client is not None else "unknown"
+        client = request.scope.get("client")
+        peer = client[0] if client else None
+        return self.runtime.client_ip.text(peer, request.headers.get("x-forwarded-for"))
 
 
 def _items(body: bytes, field: str, limit: int) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from access_gateway.webhooks.client_ip import Network, parse_ip
+from access_gateway.identity.client_ip import Network, parse_ip
 from access_gateway.webhooks.schemes import HmacScheme, StandardScheme, TokenScheme
 from access_gateway.webhooks.settings import SourceConfig, WebhookSettings
 

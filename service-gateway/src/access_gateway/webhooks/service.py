@@ -21,7 +21,7 @@ from access_common.backends.bus import Bus
 from access_common.backends.kv import KeyValue
 from access_common.context import current_trace_id
 from access_common.ratelimit import RateLimiter
-from access_gateway.webhooks.client_ip import client_address
+from access_gateway.identity.client_ip import ClientIpRule
 from access_gateway.webhooks.errors import (
     ClientNotAllowed,
     DuplicateSignal,
@@ -81,6 +81,7 @@ class WebhookService:
         bus: Bus,
         limiter: RateLimiter,
         metrics: WebhookMetrics,
+        client_ip: ClientIpRule | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -88,7 +89,10 @@ class WebhookService:
         self._clock = clock
         self._maintenance = settings.webhook_maintenance_mode
         self._policies = build_policies(settings, clock)
-        self._proxies = settings.webhook_trusted_proxies
+        # The gateway passes its one rule (REST and webhooks alike); alone, the CIDRs.
+        self._client_ip = client_ip or ClientIpRule(
+            trusted_proxies=settings.webhook_trusted_proxies
+        )
         self._max_body = settings.webhook_max_body_bytes
         retry_after = settings.webhook_retry_after_sec
         prefix = settings.webhook_kv_prefix
@@ -135,9 +139,7 @@ class WebhookService:
         """Accept the webhook or raise the WebhookError that says why not."""
         started = time.perf_counter()
         source_label = inbound.source if inbound.source in self._policies else "unknown"
-        address = client_address(
-            inbound.peer, inbound.headers.get("x-forwarded-for"), self._proxies
-        )
+        address = self._client_ip.address(inbound.peer, inbound.headers.get("x-forwarded-for"))
         context: dict[str, Any] = {
             "corr_id": current_trace_id(),
             "client_ip": str(address) if address is not None else "unknown",

@@ -10,6 +10,7 @@ from access_common.backends.memory_kv import MemoryKeyValue
 from access_common.backends.nats_bus import NatsBus
 from access_common.lifecycle import Resources
 from access_common.ratelimit import RateLimiter
+from access_gateway.identity.client_ip import ClientIpRule
 from access_gateway.webhooks.metrics import WebhookMetrics
 from access_gateway.webhooks.router import webhook_router
 from access_gateway.webhooks.service import WebhookService
@@ -35,6 +36,7 @@ def install_webhooks(
     resources: Resources,
     *,
     limiter: RateLimiter | None = None,
+    client_ip: ClientIpRule | None = None,
 ) -> WebhookService:
     """Add the webhook routes and their service to ``app`` (before it starts)."""
     if resources.bus is None:
@@ -47,6 +49,7 @@ def install_webhooks(
         bus=resources.bus,
         limiter=limiter or RateLimiter(resources.kv),
         metrics=WebhookMetrics(app.state.metrics.registry),
+        client_ip=client_ip,
     )
     app.state.webhooks = service
     app.include_router(webhook_router())
