@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from access_gateway.webhooks.schemas import AcceptedBody
 from access_gateway.webhooks.testing import OLD_SECRET, SECRET, AppClient, signed, tv_body
 
 
@@ -17,6 +18,11 @@ async def test_signed_tradingview_alert_is_accepted(make_client: AppClient) -> N
     assert answer["schema"] == "signal.v1"
     assert answer["source"] == "tradingview"
     assert answer["raw_seq"] >= 0 and answer["normalized_seq"] >= 0
+    # The 202 is encoded by hand (no response model per request): it must stay the
+    # documented AcceptedBody, field for field.
+    documented = AcceptedBody.model_validate(answer).model_dump(by_alias=True)
+    assert documented == answer
+    assert response.headers["content-type"] == "application/json"
 
 
 async def test_wrong_signature_is_gw001(make_client: AppClient) -> None:

@@ -33,7 +33,7 @@ from access_gateway.webhooks.errors import (
     WebhookError,
 )
 from access_gateway.webhooks.limits import WebhookLimits
-from access_gateway.webhooks.metrics import WebhookMetrics, status_class
+from access_gateway.webhooks.metrics import WebhookMetrics
 from access_gateway.webhooks.policy import SourcePolicy, build_policies
 from access_gateway.webhooks.publisher import SignalPublisher
 from access_gateway.webhooks.schemes import TokenScheme, Verified
@@ -155,13 +155,14 @@ class WebhookService:
             raise InternalWebhookError from exc
         else:
             status = 202
-            logger.info(
-                "webhook accepted",
-                extra={**context, "signal_id": accepted.id, "raw_seq": accepted.raw_seq},
-            )
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "webhook accepted",
+                    extra={**context, "signal_id": accepted.id, "raw_seq": accepted.raw_seq},
+                )
             return accepted
         finally:
-            self._metrics.received.labels(source_label, status_class(status)).inc()
+            self._metrics.count_received(source_label, status)
             self._metrics.duration.observe(time.perf_counter() - started)
 
     async def _accept(self, inbound: Inbound, context: dict[str, Any]) -> Accepted:

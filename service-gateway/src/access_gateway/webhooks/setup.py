@@ -49,5 +49,5 @@ def install_webhooks(
         metrics=WebhookMetrics(app.state.metrics.registry),
     )
     app.state.webhooks = service
-    app.include_router(webhook_router())
+    app.include_router(webhook_router(service))
     return service
