@@ -63,32 +63,46 @@ def _body_schema(model: type[TradingViewAlert | GenericSignal]) -> dict[str, Any
     return {"requestBody": {"required": True, "content": {"application/json": schema}}}
 
 
-def _reader(request: Request) -> BodyReader:
+def _headers(request: Request) -> dict[str, str]:
+    # One dict per request instead of a linear scan of the raw list per lookup (the
+    # service and the schemes read six or more headers). ASGI names are lower case;
+    # the first of repeated headers wins, as with Starlette's Headers.
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(request.scope["headers"])
+    }
+
+
+def _reader(request: Request, headers: dict[str, str]) -> BodyReader:
     async def read(limit: int) -> bytes:
-        length = request.headers.get("content-length")
+        length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise BodyTooLarge(details={"limit_bytes": limit})
-        body = bytearray()
+        chunks: list[bytes] = []
+        size = 0
         try:
             async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
+                size += len(chunk)
+                if size > limit:
                     raise BodyTooLarge(details={"limit_bytes": limit})
+                if chunk:
+                    chunks.append(chunk)
         except ClientDisconnect:
             # The platform's body cap cut the stream (or the client left): too large.
             raise BodyTooLarge(details={"limit_bytes": limit}) from None
-        return bytes(body)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     return read
 
 
 def _inbound(request: Request, source: str, token: str | None = None) -> Inbound:
     client = request.client
+    headers = _headers(request)
     return Inbound(
         source=source,
-        headers=request.headers,
+        headers=headers,
         peer=client.host if client is not None else None,
-        read_body=_reader(request),
+        read_body=_reader(request, headers),
         path_token=token,
     )
 

@@ -10,6 +10,7 @@ idempotency key), so the sender's identical retry is accepted once the cause is 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -89,6 +90,9 @@ class WebhookService:
         self._maintenance = settings.webhook_maintenance_mode
         self._policies = build_policies(settings, clock)
         self._proxies = settings.webhook_trusted_proxies
+        # Senders are few and keep their address: parse each (peer, X-Forwarded-For)
+        # once. Bounded, since X-Forwarded-For is whatever a client sends.
+        self._client_ip = functools.lru_cache(maxsize=4096)(self._resolve_client)
         self._max_body = settings.webhook_max_body_bytes
         retry_after = settings.webhook_retry_after_sec
         prefix = settings.webhook_kv_prefix
@@ -135,12 +139,9 @@ class WebhookService:
         """Accept the webhook or raise the WebhookError that says why not."""
         started = time.perf_counter()
         source_label = inbound.source if inbound.source in self._policies else "unknown"
-        address = client_address(
-            inbound.peer, inbound.headers.get("x-forwarded-for"), self._proxies
-        )
         context: dict[str, Any] = {
             "corr_id": current_trace_id(),
-            "client_ip": str(address) if address is not None else "unknown",
+            "client_ip": self._client_ip(inbound.peer, inbound.headers.get("x-forwarded-for")),
             "source": source_label,
         }
         status = 500
@@ -164,6 +165,10 @@ class WebhookService:
         finally:
             self._metrics.count_received(source_label, status)
             self._metrics.duration.observe(time.perf_counter() - started)
+
+    def _resolve_client(self, peer: str | None, forwarded_for: str | None) -> str:
+        address = client_address(peer, forwarded_for, self._proxies)
+        return str(address) if address is not None else "unknown"
 
     async def _accept(self, inbound: Inbound, context: dict[str, Any]) -> Accepted:
         if self._maintenance:
