@@ -107,6 +107,23 @@ async def test_reused_nonce_is_gw002(make_client: AppClient) -> None:
     assert other_source.json()["code"] == "GW-003"
 
 
+async def test_reused_nonce_leaves_the_signal_free(make_client: AppClient) -> None:
+    # Nonce and idempotency key are claimed together: a refused nonce must not leave
+    # the (new) signal's key claimed, or the genuine sender's request would be a 409.
+    first, second = tv_body(ticker="AAA"), tv_body(ticker="BBB")
+    async with make_client() as client:
+        ok = await client.post(
+            "/webhook/tradingview", content=first, headers=signed(first, nonce="nonce-0002")
+        )
+        reused = await client.post(
+            "/webhook/tradingview", content=second, headers=signed(second, nonce="nonce-0002")
+        )
+        genuine = await client.post("/webhook/tradingview", content=second, headers=signed(second))
+    assert ok.status_code == 202
+    assert reused.json()["details"]["reason"] == "nonce_reused"
+    assert genuine.status_code == 202, genuine.text
+
+
 async def test_rotation_accepts_every_configured_secret(make_client: AppClient) -> None:
     async with make_client(api_key_hmac_secret=f"{OLD_SECRET},{SECRET}") as client:
         for secret in (OLD_SECRET, SECRET):
