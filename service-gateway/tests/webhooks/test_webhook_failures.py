@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from access_common.backends.kv import ClaimEntry, MultiClaim
 from access_common.backends.memory_bus import MemoryBus
 from access_common.backends.memory_kv import MemoryKeyValue
 from access_common.errors import BackendError
@@ -20,6 +21,11 @@ class DownKeyValue(MemoryKeyValue):
         if self.down:
             raise BackendError("redis down")
         return await super().set_if_absent(key, value, ttl=ttl)
+
+    async def set_many_if_absent(self, entries: Sequence[ClaimEntry]) -> list[bool]:
+        if self.down:
+            raise BackendError("redis down")
+        return await super().set_many_if_absent(entries)
 
 
 class ControlledBus(MemoryBus):
@@ -129,3 +135,22 @@ async def test_duplicate_in_flight_can_be_retried_as_is(make_client: AppClient) 
     assert racing.headers["retry-after"] == "1"
     # Its nonce was given back: the identical retry learns the signal was accepted.
     assert retried.json()["details"]["state"] == "accepted"
+
+
+class OneByOneKeyValue(MemoryKeyValue):
+    """A store without the one-round-trip claim: the service claims key by key."""
+
+    set_many_if_absent = None  # type: ignore[assignment]
+
+
+async def test_claims_key_by_key_without_multi_claim(make_client: AppClient) -> None:
+    body = tv_body()
+    headers = signed(body)
+    assert not isinstance(OneByOneKeyValue(), MultiClaim)
+    async with make_client(kv=OneByOneKeyValue()) as client:
+        first = await client.post("/webhook/tradingview", content=body, headers=headers)
+        replay = await client.post("/webhook/tradingview", content=body, headers=headers)
+        resent = await client.post("/webhook/tradingview", content=body, headers=signed(body))
+    assert first.status_code == 202, first.text
+    assert replay.json()["details"]["reason"] == "nonce_reused"
+    assert resent.status_code == 409 and resent.json()["code"] == "GW-006"

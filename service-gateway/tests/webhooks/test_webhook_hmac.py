@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from access_gateway.webhooks.schemas import AcceptedBody
 from access_gateway.webhooks.testing import OLD_SECRET, SECRET, AppClient, signed, tv_body
 
 
@@ -17,6 +18,11 @@ async def test_signed_tradingview_alert_is_accepted(make_client: AppClient) -> N
     assert answer["schema"] == "signal.v1"
     assert answer["source"] == "tradingview"
     assert answer["raw_seq"] >= 0 and answer["normalized_seq"] >= 0
+    # The 202 is encoded by hand (no response model per request): it must stay the
+    # documented AcceptedBody, field for field.
+    documented = AcceptedBody.model_validate(answer).model_dump(by_alias=True)
+    assert documented == answer
+    assert response.headers["content-type"] == "application/json"
 
 
 async def test_wrong_signature_is_gw001(make_client: AppClient) -> None:
@@ -99,6 +105,23 @@ async def test_reused_nonce_is_gw002(make_client: AppClient) -> None:
     assert again.json()["details"]["reason"] == "nonce_reused"
     # Nonces are per source: the generic one fails on its payload, not on the nonce.
     assert other_source.json()["code"] == "GW-003"
+
+
+async def test_reused_nonce_leaves_the_signal_free(make_client: AppClient) -> None:
+    # Nonce and idempotency key are claimed together: a refused nonce must not leave
+    # the (new) signal's key claimed, or the genuine sender's request would be a 409.
+    first, second = tv_body(ticker="AAA"), tv_body(ticker="BBB")
+    async with make_client() as client:
+        ok = await client.post(
+            "/webhook/tradingview", content=first, headers=signed(first, nonce="nonce-0002")
+        )
+        reused = await client.post(
+            "/webhook/tradingview", content=second, headers=signed(second, nonce="nonce-0002")
+        )
+        genuine = await client.post("/webhook/tradingview", content=second, headers=signed(second))
+    assert ok.status_code == 202
+    assert reused.json()["details"]["reason"] == "nonce_reused"
+    assert genuine.status_code == 202, genuine.text
 
 
 async def test_rotation_accepts_every_configured_secret(make_client: AppClient) -> None:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from access_common.backends.kv import KeyValue
+from access_common.backends.kv import KeyValue, MultiClaim
 from access_common.backends.memory_kv import MemoryKeyValue
 from access_common.backends.redis_kv import RedisKeyValue
 from access_common.errors import BackendError
@@ -162,6 +162,29 @@ async def test_set_if_absent_has_one_winner(kv: KeyValue, key: Callable[[str], s
     assert results.count(True) == 1
     winner = values[results.index(True)]
     assert await kv.get(k) == winner
+
+
+async def test_set_many_if_absent(kv: KeyValue, key: Callable[[str], str]) -> None:
+    assert isinstance(kv, MultiClaim)
+    taken, fresh, forever = key("taken"), key("fresh"), key("forever")
+    await kv.set(taken, b"old")
+    stored = await kv.set_many_if_absent(
+        [(taken, b"new", 30), (fresh, b"v", SHORT_TTL), (forever, b"f", None)]
+    )
+    assert stored == [False, True, True]  # each key on its own, not all or none
+    assert await kv.get(taken) == b"old"
+    assert await kv.get(fresh) == b"v" and await kv.get(forever) == b"f"
+    left = await kv.ttl(fresh)
+    assert left is not None and 0 < left <= SHORT_TTL
+    assert await kv.ttl(forever) is None
+    await asyncio.sleep(PAST_SHORT_TTL)
+    assert await kv.set_many_if_absent([(fresh, b"again", 30), (forever, b"x", 30)]) == [
+        True,
+        False,
+    ]
+    with pytest.raises(ValueError, match="ttl"):
+        await kv.set_many_if_absent([(key("bad"), b"v", 0)])
+    assert await kv.get(key("bad")) is None
 
 
 async def test_incr_counts(kv: KeyValue, key: Callable[[str], str]) -> None:

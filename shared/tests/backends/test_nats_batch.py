@@ -69,3 +69,26 @@ async def test_batch_fails_cleanly_when_nats_is_gone(tmp_path: Path) -> None:
     finally:
         await bus.close()
         server.close()
+
+
+async def test_batch_times_out_when_acks_never_come() -> None:
+    url = backend_url("nats")
+    tag = uuid.uuid4().hex[:10]
+    stream, topic = f"acktimeout-{tag}", f"acktimeout{tag}.a"
+    bus = NatsBus(url, timeout=0.5)
+    nc = await nats.connect(url)
+    try:
+        await bus.ensure_stream(stream, [topic], max_age=600, max_bytes=1 << 20)
+        assert len(await bus.publish_batch([Outgoing(topic, b"1")])) == 1
+        # The stream goes away and a plain subscriber that never answers takes the
+        # subject: no JetStream ack and no "no responders" either, only the deadline.
+        await nc.jetstream().delete_stream(stream)
+        silent = await nc.subscribe(topic)
+        await nc.flush()
+        with pytest.raises(BackendError):
+            await bus.publish_batch([Outgoing(topic, b"2"), Outgoing(topic, b"3")])
+        assert not bus._acks._waiting  # nothing left behind for a late ack
+        await silent.unsubscribe()
+    finally:
+        await bus.close()
+        await nc.close()

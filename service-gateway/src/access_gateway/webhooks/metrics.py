@@ -15,9 +15,15 @@ def status_class(status: int) -> str:
 
 
 class WebhookMetrics:
-    """Received webhooks, latency, NATS publishes and errors, refusals by kind."""
+    """Received webhooks, latency, NATS publishes and errors, refusals by kind.
+
+    Label children on the accepted path are looked up once and kept (``labels()``
+    takes a lock and builds a tuple per call); label values here are bounded (served
+    sources and ``unknown``, three status classes).
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._received: dict[tuple[str, int], Counter] = {}
         self.received = Counter(
             "gateway_webhooks_received_total",
             "Webhooks received, by source and status class (2xx, 4xx, 5xx)",
@@ -64,3 +70,12 @@ class WebhookMetrics:
             "Webhooks refused as duplicates (GW-006)",
             registry=registry,
         )
+        self.published_ok = self.nats_publish.labels("success")
+
+    def count_received(self, source: str, status: int) -> None:
+        """Count one answered webhook under its source and status class."""
+        key = (source, status)
+        child = self._received.get(key)
+        if child is None:
+            child = self._received[key] = self.received.labels(source, status_class(status))
+        child.inc()

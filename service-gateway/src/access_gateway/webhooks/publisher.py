@@ -131,7 +131,7 @@ class SignalPublisher:
         failures = [r for r in results if isinstance(r, BaseException)]
         successes = len(results) - len(failures)
         if successes:
-            self._metrics.nats_publish.labels("success").inc(successes)
+            self._metrics.published_ok.inc(successes)
         if failures:
             for failure in failures:
                 if not isinstance(failure, BackendError):

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from access_common.errors import ErrorBody
 from access_common.responses import JsonBytesResponse
-from access_gateway.webhooks.deps import WebhookServiceDep
 from access_gateway.webhooks.errors import BodyTooLarge
 from access_gateway.webhooks.payloads import GenericSignal, TradingViewAlert
 from access_gateway.webhooks.schemas import AcceptedBody, Healthz
-from access_gateway.webhooks.service import Accepted, BodyReader, Inbound
+from access_gateway.webhooks.service import Accepted, BodyReader, Inbound, WebhookService
 from access_gateway.webhooks.signal import SCHEMA
 
 __all__ = ["webhook_router"]
@@ -36,55 +39,92 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class _DirectRoute(APIRoute):
+    """An APIRoute documented from its endpoint's signature, called without solving it.
+
+    The webhook endpoints take only the request and their path parameters (strings):
+    FastAPI's per-request parameter solving (query parsing, dependency cache, a
+    sub-response) would cost more than the signature check it guards.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Call the endpoint with the request and the path parameters, nothing else."""
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            response: Response = await endpoint(request=request, **request.path_params)
+            return response
+
+        return handler
+
+
 def _body_schema(model: type[TradingViewAlert | GenericSignal]) -> dict[str, Any]:
     schema = {"schema": model.model_json_schema()}
     return {"requestBody": {"required": True, "content": {"application/json": schema}}}
 
 
-def _reader(request: Request) -> BodyReader:
+def _headers(request: Request) -> dict[str, str]:
+    # One dict per request instead of a linear scan of the raw list per lookup (the
+    # service and the schemes read six or more headers). ASGI names are lower case;
+    # the first of repeated headers wins, as with Starlette's Headers.
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(request.scope["headers"])
+    }
+
+
+def _reader(request: Request, headers: dict[str, str]) -> BodyReader:
     async def read(limit: int) -> bytes:
-        length = request.headers.get("content-length")
+        length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise BodyTooLarge(details={"limit_bytes": limit})
-        body = bytearray()
+        chunks: list[bytes] = []
+        size = 0
         try:
             async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
+                size += len(chunk)
+                if size > limit:
                     raise BodyTooLarge(details={"limit_bytes": limit})
+                if chunk:
+                    chunks.append(chunk)
         except ClientDisconnect:
             # The platform's body cap cut the stream (or the client left): too large.
             raise BodyTooLarge(details={"limit_bytes": limit}) from None
-        return bytes(body)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     return read
 
 
 def _inbound(request: Request, source: str, token: str | None = None) -> Inbound:
     client = request.client
+    headers = _headers(request)
     return Inbound(
         source=source,
-        headers=request.headers,
+        headers=headers,
         peer=client.host if client is not None else None,
-        read_body=_reader(request),
+        read_body=_reader(request, headers),
         path_token=token,
     )
 
 
-def _answer(accepted: Accepted) -> AcceptedBody:
-    return AcceptedBody(
-        id=accepted.id,
-        source=accepted.source,
-        schema=SCHEMA,
-        corr_id=accepted.corr_id,
-        raw_seq=accepted.raw_seq,
-        normalized_seq=accepted.normalized_seq,
-    )
+def _answer(accepted: Accepted) -> JsonBytesResponse:
+    # The AcceptedBody shape, encoded once with orjson: no response-model validation
+    # and serialization per accepted webhook (the route still documents AcceptedBody).
+    body = {
+        "status": "accepted",
+        "id": accepted.id,
+        "source": accepted.source,
+        "schema": SCHEMA,
+        "corr_id": accepted.corr_id,
+        "raw_seq": accepted.raw_seq,
+        "normalized_seq": accepted.normalized_seq,
+    }
+    return JsonBytesResponse(orjson.dumps(body), status_code=202)
 
 
-def webhook_router() -> APIRouter:
-    """The routes; the service they call is ``app.state.webhooks``."""
-    router = APIRouter(tags=["webhooks"])
+def webhook_router(service: WebhookService) -> APIRouter:
+    """The routes, bound to ``service`` (no dependency to solve per request)."""
+    router = APIRouter(tags=["webhooks"], route_class=_DirectRoute)
     common: dict[str, Any] = {
         "status_code": 202,
         "response_model": AcceptedBody,
@@ -98,7 +138,7 @@ def webhook_router() -> APIRouter:
         openapi_extra=_body_schema(TradingViewAlert),
         **common,
     )
-    async def tradingview(request: Request, service: WebhookServiceDep) -> AcceptedBody:
+    async def tradingview(request: Request) -> JsonBytesResponse:
         return _answer(await service.accept(_inbound(request, "tradingview")))
 
     @router.post(
@@ -107,11 +147,11 @@ def webhook_router() -> APIRouter:
         openapi_extra=_body_schema(GenericSignal),
         **common,
     )
-    async def generic(request: Request, service: WebhookServiceDep) -> AcceptedBody:
+    async def generic(request: Request) -> JsonBytesResponse:
         return _answer(await service.accept(_inbound(request, "generic")))
 
     @router.post("/webhook/{source}", summary="Signal from a configured source", **common)
-    async def any_source(source: str, request: Request, service: WebhookServiceDep) -> AcceptedBody:
+    async def any_source(source: str, request: Request) -> JsonBytesResponse:
         return _answer(await service.accept(_inbound(request, source)))
 
     @router.post(
@@ -119,9 +159,7 @@ def webhook_router() -> APIRouter:
         summary="Signal from a source whose token travels in the URL",
         **common,
     )
-    async def with_path_token(
-        source: str, token: str, request: Request, service: WebhookServiceDep
-    ) -> AcceptedBody:
+    async def with_path_token(source: str, token: str, request: Request) -> JsonBytesResponse:
         # The access log prints the path: the token must not be in it.
         masked = f"/webhook/{source}/[REDACTED]"
         request.scope["path"] = masked
@@ -135,7 +173,7 @@ def webhook_router() -> APIRouter:
         responses={503: {"model": Healthz, "description": "NATS disconnected"}},
         tags=["health"],
     )
-    async def healthz(request: Request, service: WebhookServiceDep) -> JsonBytesResponse:
+    async def healthz(request: Request) -> JsonBytesResponse:
         state = service.publisher.state()
         body = {
             "ok": state != "disconnected",

@@ -33,7 +33,7 @@ from access_gateway.webhooks.errors import (
     WebhookError,
 )
 from access_gateway.webhooks.limits import WebhookLimits
-from access_gateway.webhooks.metrics import WebhookMetrics, status_class
+from access_gateway.webhooks.metrics import WebhookMetrics
 from access_gateway.webhooks.policy import SourcePolicy, build_policies
 from access_gateway.webhooks.publisher import SignalPublisher
 from access_gateway.webhooks.schemes import TokenScheme, Verified
@@ -139,10 +139,9 @@ class WebhookService:
         """Accept the webhook or raise the WebhookError that says why not."""
         started = time.perf_counter()
         source_label = inbound.source if inbound.source in self._policies else "unknown"
-        address = self._client_ip.address(inbound.peer, inbound.headers.get("x-forwarded-for"))
         context: dict[str, Any] = {
             "corr_id": current_trace_id(),
-            "client_ip": str(address) if address is not None else "unknown",
+            "client_ip": self._client_ip.text(inbound.peer, inbound.headers.get("x-forwarded-for")),
             "source": source_label,
         }
         status = 500
@@ -157,14 +156,16 @@ class WebhookService:
             raise InternalWebhookError from exc
         else:
             status = 202
-            logger.info(
-                "webhook accepted",
-                extra={**context, "signal_id": accepted.id, "raw_seq": accepted.raw_seq},
-            )
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "webhook accepted",
+                    extra={**context, "signal_id": accepted.id, "raw_seq": accepted.raw_seq},
+                )
             return accepted
         finally:
-            self._metrics.received.labels(source_label, status_class(status)).inc()
+            self._metrics.count_received(source_label, status)
             self._metrics.duration.observe(time.perf_counter() - started)
+
 
     async def _accept(self, inbound: Inbound, context: dict[str, Any]) -> Accepted:
         if self._maintenance:
@@ -190,10 +191,26 @@ class WebhookService:
             message_id=verified.message_id,
         )
         await self._limits.check_source(policy.name)
-        if verified.nonce is not None and not await self._nonces.claim(policy.name, verified.nonce):
-            raise ReplayRejected("X-Nonce was already used", details={"reason": "nonce_reused"})
+        key = signal["id"]
+        # Nonce and idempotency key in one claim (one round trip on Redis); a used
+        # nonce answers first, as when they were claimed one after the other.
+        nonce = (
+            self._nonces.entry(policy.name, verified.nonce) if verified.nonce is not None else None
+        )
         try:
-            return await self._publish_once(policy, verified, signal["id"], encode_signal(signal))
+            nonce_new, claim = await self._idempotency.claim(key, nonce=nonce)
+            if not nonce_new:
+                raise ReplayRejected("X-Nonce was already used", details={"reason": "nonce_reused"})
+            if claim != "claimed":
+                self._metrics.idempotency_conflicts.inc()
+                if claim == "pending":
+                    raise DuplicateSignal(
+                        "The same signal is being accepted right now",
+                        details={"id": key, "state": "in_flight"},
+                        retry_after=1,
+                    )
+                raise DuplicateSignal(details={"id": key, "state": "accepted"})
+            return await self._publish_once(policy, verified, key, encode_signal(signal))
         except WebhookError as exc:
             # A refusal that invites a retry (it has Retry-After) gives the nonce back,
             # so the identical request can be sent again.
@@ -204,16 +221,6 @@ class WebhookService:
     async def _publish_once(
         self, policy: SourcePolicy, verified: Verified, key: str, normalized: bytes
     ) -> Accepted:
-        claim = await self._idempotency.claim(key)
-        if claim != "claimed":
-            self._metrics.idempotency_conflicts.inc()
-            if claim == "pending":
-                raise DuplicateSignal(
-                    "The same signal is being accepted right now",
-                    details={"id": key, "state": "in_flight"},
-                    retry_after=1,
-                )
-            raise DuplicateSignal(details={"id": key, "state": "accepted"})
         headers = {"Signal-Id": key, "Signal-Source": policy.name, "Signal-Schema": SCHEMA}
         try:
             raw_seq, normalized_seq = await self.publisher.publish(

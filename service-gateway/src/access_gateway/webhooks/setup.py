@@ -52,5 +52,5 @@ def install_webhooks(
         client_ip=client_ip,
     )
     app.state.webhooks = service
-    app.include_router(webhook_router())
+    app.include_router(webhook_router(service))
     return service

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Literal
 
-from access_common.backends.kv import KeyValue
+from access_common.backends.kv import ClaimEntry, KeyValue, MultiClaim
 from access_common.errors import BackendError
 from access_gateway.webhooks.errors import StoreUnavailable
 
@@ -36,12 +36,9 @@ class NonceStore:
     def _key(self, source: str, nonce: str) -> str:
         return f"{self._prefix}:{source}:{nonce}"
 
-    async def claim(self, source: str, nonce: str) -> bool:
-        """True when the nonce is new (and is now remembered)."""
-        try:
-            return await self._kv.set_if_absent(self._key(source, nonce), b"1", ttl=self._ttl)
-        except BackendError:
-            raise StoreUnavailable(retry_after=self._retry_after) from None
+    def entry(self, source: str, nonce: str) -> ClaimEntry:
+        """The claim of a nonce, for :meth:`IdempotencyStore.claim` to make with its own."""
+        return self._key(source, nonce), b"1", self._ttl
 
     async def release(self, source: str, nonce: str) -> None:
         """Forget a nonce whose request was refused for a reason a retry can fix."""
@@ -63,6 +60,7 @@ class IdempotencyStore:
         retry_after: int,
     ) -> None:
         self._kv = kv
+        self._multi = kv if isinstance(kv, MultiClaim) else None
         self._prefix = f"{prefix}:idem"
         self._ttl = ttl_seconds
         # A crashed replica's claim must not block the sender's retries for an hour.
@@ -72,15 +70,37 @@ class IdempotencyStore:
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
 
-    async def claim(self, key: str) -> Claim:
-        """``claimed`` when this request owns the key; else the state someone left."""
+    async def claim(
+        self, key: str, *, nonce: ClaimEntry | None = None
+    ) -> tuple[bool, Claim | None]:
+        """Claim ``key`` (and the request's ``nonce`` with it): ``(nonce_new, claim)``.
+
+        ``claim`` is ``claimed`` when this request owns the key, else the state someone
+        left; None when the nonce was used (then the key is left as it was). Where the
+        store can, both are one round trip (one script on Redis).
+        """
+        name = self._key(key)
         try:
-            if await self._kv.set_if_absent(self._key(key), _PENDING, ttl=self._pending_ttl):
-                return "claimed"
-            state = await self._kv.get(self._key(key))
+            if nonce is not None and self._multi is not None:
+                nonce_new, owned = await self._multi.set_many_if_absent(
+                    [nonce, (name, _PENDING, self._pending_ttl)]
+                )
+                if not nonce_new:
+                    if owned:  # the key was free: give it back untouched
+                        await self._kv.delete(name)
+                    return False, None
+            else:
+                if nonce is not None and not await self._kv.set_if_absent(
+                    nonce[0], nonce[1], ttl=nonce[2]
+                ):
+                    return False, None
+                owned = await self._kv.set_if_absent(name, _PENDING, ttl=self._pending_ttl)
+            if owned:
+                return True, "claimed"
+            state = await self._kv.get(name)
         except BackendError:
             raise StoreUnavailable(retry_after=self._retry_after) from None
-        return "pending" if state == _PENDING else "done"
+        return True, "pending" if state == _PENDING else "done"
 
     async def complete(self, key: str) -> None:
         """Remember the key for IDEMPOTENCY_TTL_SEC: the signal is in the stream.

@@ -8,9 +8,13 @@ namespace them (``tenant:<id>:...``) so tenants never share a key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["KeyValue"]
+__all__ = ["ClaimEntry", "KeyValue", "MultiClaim"]
+
+ClaimEntry = tuple[str, bytes, float | None]
+"""``(key, value, ttl)`` for :meth:`MultiClaim.set_many_if_absent`."""
 
 
 @runtime_checkable
@@ -56,4 +60,18 @@ class KeyValue(Protocol):
 
     async def close(self) -> None:
         """Release connections; idempotent."""
+        ...
+
+
+@runtime_checkable
+class MultiClaim(Protocol):
+    """Optional: several ``set_if_absent`` in one round trip (both implementations have it).
+
+    Not part of :class:`KeyValue`, so stand-ins that implement only the protocol stay
+    valid; callers check ``isinstance(kv, MultiClaim)`` once and fall back to one
+    ``set_if_absent`` per key.
+    """
+
+    async def set_many_if_absent(self, entries: Sequence[ClaimEntry]) -> list[bool]:
+        """``set_if_absent`` for each entry, in order; each key on its own (not all or none)."""
         ...

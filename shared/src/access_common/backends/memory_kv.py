@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from access_common.backends.kv import ClaimEntry
 from access_common.errors import BackendError
 
 __all__ = ["MemoryKeyValue"]
@@ -59,6 +60,20 @@ class MemoryKeyValue:
             return False
         self._store(key, bytes(value), _deadline(now, ttl))
         return True
+
+    async def set_many_if_absent(self, entries: Sequence[ClaimEntry]) -> list[bool]:
+        """``set_if_absent`` for each ``(key, value, ttl)``, in order; True where stored."""
+        self._check_open()
+        now = self._clock()
+        deadlines = [_deadline(now, ttl) for _, _, ttl in entries]  # validate all first
+        self._sweep(now)
+        stored: list[bool] = []
+        for (key, value, _), deadline in zip(entries, deadlines, strict=True):
+            fresh = self._live(key, now) is None
+            if fresh:
+                self._store(key, bytes(value), deadline)
+            stored.append(fresh)
+        return stored
 
     async def delete(self, key: str) -> bool:
         """Remove a key; True when it existed."""

@@ -53,8 +53,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import nats.js.errors
-from nats.js import api
 
+from access_common.backends._nats.acks import AckInbox
 from access_common.backends._nats.codec import (
     DRIVER_ERRORS,
     KEY_B64_HEADER,
@@ -70,6 +70,13 @@ from access_common.backends._nats.subscription import NatsSubscription
 from access_common.backends.bus import Bounds, StartPosition
 
 __all__ = ["KEY_B64_HEADER", "KEY_HEADER", "NatsBus", "NatsSubscription", "Outgoing"]
+
+
+def _expire(futures: Sequence[asyncio.Future[int]]) -> None:
+    # The batch's deadline passed: every ack still missing fails the batch.
+    for future in futures:
+        if not future.done():
+            future.set_exception(TimeoutError())
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,7 @@ class NatsBus:
             replicas=replicas,
         )
         self._ack_wait = ack_wait
+        self._acks = AckInbox()
 
     async def start(self) -> None:
         """Connect; idempotent."""
@@ -188,29 +196,39 @@ class NatsBus:
         """Publish several messages pipelined; return their sequences once all are acked.
 
         Every message is written to the connection before any ack is awaited, and the
-        acks are awaited as futures (no task per message): the way to have many
-        publishes in flight on one connection. On any failure or after ``timeout``
-        the whole call raises ``BackendError``; messages that did reach the stream
-        are kept (a ``Nats-Msg-Id`` header makes a retry of them harmless).
+        acks are awaited as futures on one inbox subscription (no task, no random
+        token, no ack object per message): the way to have many publishes in flight
+        on one connection. On any failure or after ``timeout`` the whole call raises
+        ``BackendError``; messages that did reach the stream are kept (a
+        ``Nats-Msg-Id`` header makes a retry of them harmless).
         """
-        futures: list[asyncio.Future[api.PubAck]] = []
+        loop = asyncio.get_running_loop()
+        # One deadline for everything: reconnect, stream lookup, writes and acks.
+        deadline = loop.time() + self._connection.timeout
+        tokens: list[str] = []
+        futures: list[asyncio.Future[int]] = []
+        expiry = loop.call_at(deadline, _expire, futures)
         try:
-            # One deadline for everything: reconnect, stream lookup, writes and acks.
-            async with asyncio.timeout(self._connection.timeout):
-                await self._connection.ready()
-                for topic in {message.topic for message in messages}:
-                    if topic not in self._streams:
-                        await self._streams.stream_for(topic)
-                js = self._connection.js_required()
-                for message in messages:
-                    futures.append(
-                        await js.publish_async(
-                            message.topic,
-                            message.value,
-                            headers=encode_headers(message.key, message.headers),
-                        )
-                    )
-                acks = [await future for future in futures]
+            nc = self._connection.nc
+            if (
+                nc is None
+                or not nc.is_connected
+                or any(message.topic not in self._streams for message in messages)
+            ):
+                async with asyncio.timeout_at(deadline):
+                    nc = await self._connection.ready()
+                    for topic in {message.topic for message in messages}:
+                        if topic not in self._streams:
+                            await self._streams.stream_for(topic)
+            for message in messages:
+                token, future = await self._acks.publish(
+                    nc, message.topic, message.value, encode_headers(message.key, message.headers)
+                )
+                tokens.append(token)
+                futures.append(future)
+            if loop.time() >= deadline:  # expired while writing: later futures are not armed
+                raise TimeoutError
+            return [await future for future in futures]
         except nats.js.errors.NoStreamResponseError as exc:
             # The stream was removed under us: look it up (or create it) next time.
             for message in messages:
@@ -219,10 +237,9 @@ class NatsBus:
         except DRIVER_ERRORS as exc:
             raise error("publish", exc) from exc
         finally:
-            for future in futures:
-                # Unanswered ones would hold their slot in the client's pending map.
-                future.cancel()
-        return [ack.seq for ack in acks]
+            expiry.cancel()
+            # Unanswered ones would hold their slot in the inbox's pending map.
+            self._acks.forget(tokens)
 
     async def subscribe(
         self,

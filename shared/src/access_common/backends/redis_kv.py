@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import TypeVar, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -23,6 +23,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 
+from access_common.backends.kv import ClaimEntry
 from access_common.errors import BackendError
 
 __all__ = ["RedisKeyValue"]
@@ -40,6 +41,23 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('SET', KEYS[1], 0, 'PX', ARGV[2])
 end
 return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+
+# SET NX (with PX when ARGV gives one above 0) for every key; 1 where stored. One script:
+# one round trip and one reply for a webhook's nonce and idempotency claims.
+_SET_MANY_NX = """
+local stored = {}
+for i = 1, #KEYS do
+  local px = tonumber(ARGV[2 * i])
+  local ok
+  if px > 0 then
+    ok = redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'NX', 'PX', px)
+  else
+    ok = redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'NX')
+  end
+  stored[i] = ok and 1 or 0
+end
+return stored
 """
 
 # The password in ``scheme://user:password@host`` or in a ``password=`` query parameter.
@@ -75,6 +93,7 @@ class RedisKeyValue:
             raise ValueError(f"Invalid Redis URL: {self._display_url}") from None
         self._client: Redis = Redis.from_pool(pool)
         self._incr_with_ttl = self._client.register_script(_INCR_WITH_TTL)
+        self._set_many_nx = self._client.register_script(_SET_MANY_NX)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -96,6 +115,16 @@ class RedisKeyValue:
         px = _milliseconds(ttl)
         stored = await self._call(self._redis().set(key, value, nx=True, px=px))
         return bool(stored)
+
+    async def set_many_if_absent(self, entries: Sequence[ClaimEntry]) -> list[bool]:
+        """``SET NX`` for each ``(key, value, ttl)`` in one script (one round trip)."""
+        args: list[bytes | int] = []
+        for _, value, ttl in entries:
+            args += [value, _milliseconds(ttl) or 0]
+        self._redis()
+        keys = [key for key, _, _ in entries]
+        stored = await self._call(self._set_many_nx(keys=keys, args=args))
+        return [bool(flag) for flag in cast("list[int]", stored)]
 
     async def delete(self, key: str) -> bool:
         """Remove a key; True when it existed."""
