@@ -38,16 +38,18 @@ class MemorySeriesStore:
         for spec, key, value, at in ops:
             state = states[spec.name]
             kind = spec.type
-            series = state.values if kind is counter or kind is gauge else state.histograms
-            if key not in series and len(series) >= max_series:
-                refused.append(at)
-            elif kind is counter:
+            if kind is counter or kind is gauge:
                 values = state.values
-                values[key] = values.get(key, 0.0) + value
-            elif kind is gauge:
-                state.values[key] = value
-            else:
+                if key in values:
+                    values[key] = values[key] + value if kind is counter else value
+                    continue
+                if len(values) < max_series:
+                    values[key] = value
+                    continue
+            elif key in state.histograms or len(state.histograms) < max_series:
                 state.apply(key, value)
+                continue
+            refused.append(at)
         return refused
 
     async def snapshot(self, known: Sequence[FamilySpec]) -> list[FamilyState]:
