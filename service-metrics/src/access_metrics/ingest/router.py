@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from access_common.errors import ErrorBody
+from access_common.responses import JsonBytesResponse
 from access_common.schema import inline_schema
 from access_metrics.deps import RuntimeDep
 from access_metrics.ingest.schemas import Sample, TrackBatch, TrackResponse
@@ -55,6 +56,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     openapi_extra=_BODY,
     summary="Aggregate one sample or a batch of samples",
 )
-async def track_samples(request: Request, runtime: RuntimeDep) -> TrackResponse:
+async def track_samples(request: Request, runtime: RuntimeDep) -> JsonBytesResponse:
     """All samples valid, or nothing applied; new series past the cap are listed as refused."""
-    return await track(runtime, await request.body())
+    result = await track(runtime, await request.body())
+    # Encoded here, once: the service built and typed the model already; FastAPI's
+    # response-model validation and serialisation would do both again.
+    return JsonBytesResponse(result.model_dump())
