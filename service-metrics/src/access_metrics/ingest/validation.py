@@ -102,31 +102,29 @@ class SampleValidator:
         for index, raw in enumerate(samples):
             try:
                 key: SeenKey | None = None
-                if type(raw) is dict:
-                    labels = raw.get("labels")
-                    size = len(raw)
-                    if type(labels) is dict and (size == 5 or (size == 6 and "buckets" in raw)):
-                        try:
-                            key = (raw.get("name"), raw.get("type"), raw.get("source"),
-                                   tuple(labels.items()))  # fmt: skip
-                            hit = seen.get(key)
-                        except TypeError:  # a list or object where a string belongs
-                            key = hit = None
-                        if hit is not None:
-                            spec, series, kind = hit
-                            value: Any = raw.get("value")
-                            number_type = type(value)
-                            if (
-                                (number_type is float or number_type is int)
-                                and (size == 5 or raw["buckets"] == spec.bucket_list)
-                                and (
-                                    kind is _GAUGE
-                                    or (isfinite(value) and (kind is _HISTOGRAM or value >= 0))
-                                )
-                            ):
-                                ops.append((spec, series, float(value), index))
-                                counts[kind] += 1
-                                continue
+                if type(raw) is dict and (len(raw) == 5 or (len(raw) == 6 and "buckets" in raw)):
+                    try:
+                        key = (raw["name"], raw["type"], raw["source"],
+                               tuple(raw["labels"].items()))  # fmt: skip
+                        spec, series, kind = seen[key]
+                        value: Any = raw["value"]
+                    except (KeyError, TypeError, AttributeError):
+                        # A first sight, a missing field, or a list or object where a string
+                        # or the labels belong: the full path says which.
+                        pass
+                    else:
+                        number_type = type(value)
+                        if (
+                            (number_type is float or number_type is int)
+                            and ("buckets" not in raw or raw["buckets"] == spec.bucket_list)
+                            and (
+                                kind is _GAUGE
+                                or (isfinite(value) and (kind is _HISTOGRAM or value >= 0))
+                            )
+                        ):
+                            ops.append((spec, series, float(value), index))
+                            counts[kind] += 1
+                            continue
                 op = await self.op(raw, index)
                 ops.append(op)
                 counts[op[0].type] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 
 from access_metrics.series.model import FamilySpec, FamilyState, MetricType, Op
@@ -46,9 +47,17 @@ class MemorySeriesStore:
                 if len(values) < max_series:
                     values[key] = value
                     continue
-            elif key in state.histograms or len(state.histograms) < max_series:
-                state.apply(key, value)
-                continue
+            else:
+                # Inlined FamilyState.apply: per-bucket counts, then the sum, then the count.
+                histograms = state.histograms
+                counts = histograms.get(key)
+                if counts is None and len(histograms) < max_series:
+                    counts = histograms[key] = [0.0] * (len(spec.buckets) + 3)
+                if counts is not None:
+                    counts[bisect_left(spec.buckets, value)] += 1
+                    counts[-2] += value
+                    counts[-1] += 1
+                    continue
             refused.append(at)
         return refused
 
