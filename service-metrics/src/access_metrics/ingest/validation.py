@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import sys
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
@@ -41,8 +42,16 @@ _MAX_BUCKETS = 50
 # Series on the fast path: a pusher sends its label sets in a stable order, so about one
 # entry per series (at most families x series cap); a bound keeps a flood from growing it.
 _MAX_SEEN = 200_000
-_GAUGE = MetricType.GAUGE
-_HISTOGRAM = MetricType.HISTOGRAM
+# The numbers a sample's value may be, per type, as one chained comparison: a counter's
+# increment is finite and >= 0, an observation finite, a gauge anything (its NaN and
+# ±Inf strings take the full path).
+_BOUNDS = {
+    MetricType.COUNTER: (0.0, sys.float_info.max),
+    MetricType.HISTOGRAM: (-sys.float_info.max, sys.float_info.max),
+    MetricType.GAUGE: (-math.inf, math.inf),
+}
+# Accepted samples are counted per type in a list (an enum member hashes in Python).
+_TYPE_SLOTS = (MetricType.COUNTER, MetricType.GAUGE, MetricType.HISTOGRAM)
 
 Register = Callable[[FamilySpec], Awaitable[FamilySpec]]
 Stored = Callable[[], Awaitable[list[FamilySpec]]]
@@ -81,7 +90,8 @@ class SampleValidator:
         self._register = register
         self._stored = stored
         self.limits = limits
-        self._seen: dict[SeenKey, tuple[FamilySpec, SeriesKey, MetricType]] = {}
+        # The fast path: family, series, the numbers its value may take, its type's slot.
+        self._seen: dict[SeenKey, tuple[FamilySpec, SeriesKey, float, float, int]] = {}
 
     async def ops(self, samples: list[Any]) -> Validated:
         """Every sample's op, the errors of the refused ones, and the series seen first here.
@@ -94,19 +104,20 @@ class SampleValidator:
         aggregated (:meth:`remember`).
         """
         ops: list[Op] = []
+        append = ops.append
         errors: list[AccessError] = []
         fresh: list[tuple[int, SeenKey, FamilySpec, SeriesKey]] = []
         seen = self._seen
-        counts = dict.fromkeys(MetricType, 0)
-        isfinite = math.isfinite
+        counts = [0, 0, 0]  # per _TYPE_SLOTS
         for index, raw in enumerate(samples):
             try:
                 key: SeenKey | None = None
-                if type(raw) is dict and (len(raw) == 5 or (len(raw) == 6 and "buckets" in raw)):
+                size = len(raw) if type(raw) is dict else 0
+                if size == 5 or (size == 6 and "buckets" in raw):
                     try:
                         key = (raw["name"], raw["type"], raw["source"],
                                tuple(raw["labels"].items()))  # fmt: skip
-                        spec, series, kind = seen[key]
+                        spec, series, low, high, slot = seen[key]
                         value: Any = raw["value"]
                     except (KeyError, TypeError, AttributeError):
                         # A first sight, a missing field, or a list or object where a string
@@ -114,27 +125,26 @@ class SampleValidator:
                         pass
                     else:
                         number_type = type(value)
+                        # Chained bounds also refuse NaN (every comparison with it is false).
                         if (
                             (number_type is float or number_type is int)
-                            and ("buckets" not in raw or raw["buckets"] == spec.bucket_list)
-                            and (
-                                kind is _GAUGE
-                                or (isfinite(value) and (kind is _HISTOGRAM or value >= 0))
-                            )
+                            and low <= value <= high
+                            and (size == 5 or raw["buckets"] == spec.bucket_list)
                         ):
-                            ops.append((spec, series, float(value), index))
-                            counts[kind] += 1
+                            append((spec, series, float(value), index))
+                            counts[slot] += 1
                             continue
                 op = await self.op(raw, index)
-                ops.append(op)
-                counts[op[0].type] += 1
+                append(op)
+                counts[_TYPE_SLOTS.index(op[0].type)] += 1
                 if key is not None and len(seen) < _MAX_SEEN:
                     fresh.append((index, key, op[0], op[1]))
             except BackendError:
                 raise
             except AccessError as exc:
                 errors.append(exc)
-        return Validated(ops, errors, fresh, counts)
+        by_type = {kind: count for kind, count in zip(_TYPE_SLOTS, counts, strict=True) if count}
+        return Validated(ops, errors, fresh, by_type)
 
     def remember(self, validated: Validated, refused: Collection[int]) -> None:
         """Let the aggregated new series of a request take the fast path from now on.
@@ -146,7 +156,8 @@ class SampleValidator:
         seen = self._seen
         for index, key, spec, series in validated.fresh:
             if index not in refused and len(seen) < _MAX_SEEN:
-                seen[key] = (spec, series, spec.type)
+                low, high = _BOUNDS[spec.type]
+                seen[key] = (spec, series, low, high, _TYPE_SLOTS.index(spec.type))
 
     async def op(self, raw: Any, index: int) -> Op:
         """The validated operation of sample ``index``; raises a SampleError or Conflict."""
