@@ -6,16 +6,18 @@ scripts/smoke.py does the same against `make run`; it is not importable from tes
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
-import websockets
+from websockets.sync.client import ClientConnection, connect
 
 from .stack import WEBHOOK_SECRET
 
@@ -25,22 +27,33 @@ __all__ = ["SIGNAL_TOPIC", "dev_token", "post_webhook", "receive_marker", "subsc
 SIGNAL_TOPIC = "signals.normalized"
 
 
-def dev_token(client: httpx.Client, auth_url: str, tenant: str = "tenant-a") -> str:
-    """A token of auth's dev issuer (ACCESS_ENV=local) for a trader of ``tenant``."""
+def dev_token(
+    client: httpx.Client, auth_url: str, tenant: str = "tenant-a", roles: list[str] | None = None
+) -> str:
+    """A token of auth's dev issuer (ACCESS_ENV=local), a trader of ``tenant`` by default."""
     response = client.post(
         f"{auth_url}/auth/dev/token",
-        json={"sub": f"obs-{uuid.uuid4().hex[:8]}", "tenant_id": tenant, "roles": ["trader"]},
-    )
+        json={"sub": f"obs-{uuid.uuid4().hex[:8]}", "tenant_id": tenant,
+              "roles": roles or ["trader"]},
+    )  # fmt: skip
     response.raise_for_status()
     return str(response.json()["access_token"])
 
 
 def post_webhook(
-    client: httpx.Client, gateway_url: str, marker: str, headers: dict[str, str] | None = None
+    client: httpx.Client,
+    gateway_url: str,
+    marker: str,
+    headers: dict[str, str] | None = None,
+    *,
+    body: bytes | None = None,
 ) -> httpx.Response:
-    """One signed webhook (seed 004's generic shape and HMAC headers) carrying ``marker``."""
+    """One signed webhook (seed 004's generic shape and HMAC headers) carrying ``marker``.
+
+    A fresh timestamp keeps its idempotency key new; pass ``body`` to send one twice.
+    """
     now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    body = orjson.dumps(
+    body = body or orjson.dumps(
         {
             "source": "observability",
             "instrument": "BRENT",
@@ -59,23 +72,25 @@ def post_webhook(
     return client.post(f"{gateway_url}/webhook/generic", content=body, headers=signed)
 
 
-async def subscribed_socket(
+@contextmanager
+def subscribed_socket(
     streaming_url: str, token: str, topics: list[str]
-) -> websockets.ClientConnection:
-    """A WebSocket to streaming, subscribed to ``topics`` (the caller closes it)."""
+) -> Iterator[ClientConnection]:
+    """A WebSocket to streaming, subscribed to ``topics``, closed when the block ends."""
     url = streaming_url.replace("http", "ws", 1) + f"/ws/stream?token={token}"
-    socket = await websockets.connect(url, open_timeout=10)
-    hello = orjson.loads(await socket.recv())
-    assert hello.get("type") == "connection_established", hello
-    await socket.send(orjson.dumps({"action": "subscribe", "data": {"topics": topics}}).decode())
-    await asyncio.sleep(0.5)  # the subscription reaches the bus before anything is published
-    return socket
+    with connect(url, open_timeout=10) as socket:
+        hello = orjson.loads(socket.recv(timeout=10))
+        assert hello.get("type") == "connection_established", hello
+        socket.send(orjson.dumps({"action": "subscribe", "data": {"topics": topics}}).decode())
+        time.sleep(0.5)  # the subscription reaches the bus before anything is published
+        yield socket
 
 
-async def receive_marker(socket: websockets.ClientConnection, marker: str) -> dict[str, Any]:
-    """The first data message that carries ``marker``."""
+def receive_marker(socket: ClientConnection, marker: str, timeout: float = 15) -> dict[str, Any]:
+    """The first data message that carries ``marker`` (others are skipped)."""
+    deadline = time.monotonic() + timeout
     while True:
-        message: dict[str, Any] = orjson.loads(await socket.recv())
+        message: dict[str, Any] = orjson.loads(socket.recv(timeout=deadline - time.monotonic()))
         assert message.get("type") != "error", message
         if message.get("type") == "data" and marker in orjson.dumps(message).decode():
             return message

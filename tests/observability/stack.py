@@ -11,13 +11,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from access_common.testing import free_port, nats_server
+from access_common.testing import LocalServer, free_port, nats_server
 
 __all__ = [
     "FULL_STACK",
     "WEBHOOK_SECRET",
+    "RunningStack",
     "ServiceProcess",
     "running",
     "running_stack",
@@ -117,16 +119,21 @@ WEBHOOK_SECRET = "observability-test-webhook-secret-0123456789"
 FULL_STACK = ("auth", "entitlements", "metrics", "gateway", "streaming")
 
 
+@dataclass
+class RunningStack:
+    """The processes of :func:`running_stack`: each service and ``projection``, and NATS."""
+
+    services: dict[str, ServiceProcess]
+    nats: LocalServer
+
+
 @contextlib.contextmanager
-def running_stack(
-    logs: Path, env: dict[str, str] | None = None
-) -> Iterator[dict[str, ServiceProcess]]:
+def running_stack(logs: Path, env: dict[str, str] | None = None) -> Iterator[RunningStack]:
     """The five services, the dev projection (the gateway's upstream) and a throwaway NATS.
 
     Wired as ``make run`` wires them, on free ports: webhooks accepted by the gateway
     reach streaming's subscribers over NATS, REST reads go through auth and entitlements
-    to the projection. ``env`` is added to every process's environment. The result maps
-    each service, and ``projection``, to its process.
+    to the projection. ``env`` is added to every process's environment.
     """
     with contextlib.ExitStack() as stop:
         nats = nats_server(logs / "nats")
@@ -168,4 +175,4 @@ def running_stack(
             stop.callback(service.stop)
         for service in everything.values():
             service.wait()
-        yield everything
+        yield RunningStack(everything, nats)

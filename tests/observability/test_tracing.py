@@ -59,8 +59,8 @@ def traced_stack(
     """The whole stack exporting its spans to one collector."""
     with otlp_collector() as collector:
         logs = tmp_path_factory.mktemp("traced")
-        with running_stack(logs, tracing_env(collector)) as services:
-            yield collector, services
+        with running_stack(logs, tracing_env(collector)) as stack:
+            yield collector, stack.services
 
 
 def _root() -> tuple[str, str, dict[str, str]]:
@@ -104,21 +104,18 @@ def test_a_rest_read_is_one_trace_through_gateway_auth_entitlements_and_upstream
     assert checks and all(s.parent_id == gateway.span_id for s in checks)
 
 
-async def test_a_webhook_continues_its_trace_into_streamings_delivery(
+def test_a_webhook_continues_its_trace_into_streamings_delivery(
     traced_stack: tuple[OtlpCollector, dict[str, ServiceProcess]],
 ) -> None:
     collector, services = traced_stack
     marker = f"trace-{uuid.uuid4()}"
     with httpx.Client(timeout=10) as client:
         token = dev_token(client, services["auth"].url)
-        socket = await subscribed_socket(services["streaming"].url, token, [SIGNAL_TOPIC])
-        try:
+        with subscribed_socket(services["streaming"].url, token, [SIGNAL_TOPIC]) as socket:
             trace_id, root, headers = _root()
             accepted = post_webhook(client, services["gateway"].url, marker, headers)
             assert accepted.status_code == 202, accepted.text
-            await receive_marker(socket, marker)
-        finally:
-            await socket.close()
+            receive_marker(socket, marker)
     spans = collector.trace(trace_id, services=["gateway", "streaming"])
     assert_one_trace(spans, root_span_id=root, services=["gateway", "streaming"])
     webhook = _one(spans, "gateway", "POST /webhook/generic")
