@@ -10,22 +10,43 @@ measured in process: this service's renderer against prometheus-client's
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from access_metrics.exposition.render import Renderer
 from access_metrics.series.model import DEFAULT_BUCKETS, FamilySpec, FamilyState, MetricType
-from bench.load import LoadResult, run_load, saturate
-from bench.servers import new_port, serving, uvicorn_argv
+from bench.load import LoadResult, run_load
+from bench.servers import new_port, server_process, uvicorn_argv
+from bench.wrk import WrkResult, ensure_wrk, run_wrk
 
 __all__ = ["run"]
 
 BATCH = 100
+# As bench.throughput: each server on core 0, the load tool on core 1.
+SERVER_CPU = 0
+LOAD_CPU = 1
+_LABELS = {
+    "metrics": "metrics POST /metrics/track",
+    "bare": "bare FastAPI route (parses the body)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRun:
+    """Latency rows, then wrk's saturation rounds of each server."""
+
+    rows: list[str]
+    metrics: list[WrkResult]
+    bare: list[WrkResult]
 
 
 def _batch() -> bytes:
@@ -35,14 +56,17 @@ def _batch() -> bytes:
         kind = ("counter", "counter", "gauge", "histogram")[i % 4]
         samples.append(
             {
-                "name": {"counter": "gateway_upstream_calls_total", "gauge": "gateway_pool_size",
-                         "histogram": "gateway_upstream_seconds"}[kind],
+                "name": {
+                    "counter": "gateway_upstream_calls_total",
+                    "gauge": "gateway_pool_size",
+                    "histogram": "gateway_upstream_seconds",
+                }[kind],
                 "type": kind,
                 "value": 1 + (i % 7) * 0.01,
                 "labels": {"upstream": f"u{i % 5}", "route": f"/api/v1/r{i % 10}"},
                 "source": "gateway",
             }
-        )  # fmt: skip
+        )
     return orjson.dumps({"samples": samples})
 
 
@@ -63,40 +87,83 @@ def _row(name: str, result: LoadResult) -> str:
     )
 
 
-async def _http(
-    rates: list[float], duration: float, rounds: int
-) -> tuple[list[str], list[float], list[float]]:
-    """Both servers up at once; latency rows at fixed rates, then saturation rounds that
-    alternate between the two servers (so load drifts of a shared machine hit both)."""
+def _wrk_script(directory: Path, body: bytes) -> Path:
+    """A wrk Lua script posting ``body`` as JSON on every request."""
+    (directory / "batch.json").write_bytes(body)
+    script = directory / "track.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'local f = io.open("{directory / "batch.json"}", "rb")\n'
+        'wrk.body = f:read("*a")\n'
+        "f:close()\n"
+    )
+    return script
+
+
+async def _http(rates: list[float], duration: float, rounds: int, seconds: float) -> HttpRun:
+    """Both servers up at once, each one worker pinned to core 0.
+
+    Latency rows at fixed rates (the open-loop generator on core 1), then saturation rounds
+    with wrk on core 1 alternating between the two servers, so a load drift of the shared
+    machine hits both; each ratio is taken within its round.
+    """
+    ensure_wrk()
     body = _batch()
-    metrics_rows: list[str] = []
-    bare_rows: list[str] = []
-    saturated: dict[str, list[float]] = {"metrics": [], "bare": []}
+    work = Path(tempfile.mkdtemp(prefix="access-bench-"))
+    script = _wrk_script(work, body)
+    rows: dict[str, list[str]] = {"metrics": [], "bare": []}
+    saturated: dict[str, list[WrkResult]] = {"metrics": [], "bare": []}
     port, bare_port = new_port(), new_port()
     env = {
         "ACCESS_ENV": "local",
         "ACCESS_PORT": str(port),
         "ACCESS_LOG_LEVEL": "warning",
-        "ACCESS_STATE_DIR": tempfile.mkdtemp(prefix="access-bench-"),
+        "ACCESS_STATE_DIR": str(work),
     }
-    servers = {"metrics": port, "bare": bare_port}
-    with (
-        serving([sys.executable, "-m", "access_metrics"], env, port, "/health/live"),
-        serving(uvicorn_argv("bench.bare_track:app", bare_port), {}, bare_port, "/docs"),
-    ):
-        for rate in rates:
-            for name, rows in (("metrics", metrics_rows), ("bare", bare_rows)):
-                target = servers[name]
-                result = await run_load("127.0.0.1", target, _request(target, body), rate=rate,
-                                        duration=duration)  # fmt: skip
-                label = ("metrics POST /metrics/track" if name == "metrics"
-                         else "bare FastAPI route (parses the body)")  # fmt: skip
-                rows.append(_row(label, result))
+    ports = {"metrics": port, "bare": bare_port}
+    with ExitStack() as stack:
+        procs = {
+            "metrics": stack.enter_context(
+                server_process(
+                    [sys.executable, "-m", "access_metrics"],
+                    env,
+                    port,
+                    "/health/live",
+                    cpu=SERVER_CPU,
+                )
+            ),
+            "bare": stack.enter_context(
+                server_process(
+                    uvicorn_argv("bench.bare_track:app", bare_port),
+                    {},
+                    bare_port,
+                    "/docs",
+                    cpu=SERVER_CPU,
+                )
+            ),
+        }
+        os.sched_setaffinity(0, {LOAD_CPU})
+        try:
+            for rate in rates:
+                for name, target in ports.items():
+                    result = await run_load("127.0.0.1", target, _request(target, body),
+                                            rate=rate, duration=duration)  # fmt: skip
+                    rows[name].append(_row(_LABELS[name], result))
+        finally:
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         for _ in range(rounds):
-            for name, target in servers.items():
-                rps = await saturate("127.0.0.1", target, _request(target, body), duration=3.0)
-                saturated[name].append(rps)
-    return metrics_rows + bare_rows, saturated["metrics"], saturated["bare"]
+            for name, target in ports.items():
+                saturated[name].append(
+                    run_wrk(
+                        f"http://127.0.0.1:{target}/metrics/track",
+                        server_pid=procs[name].pid,
+                        seconds=seconds,
+                        cpu=LOAD_CPU,
+                        script=script,
+                    )
+                )
+    return HttpRun(rows["metrics"] + rows["bare"], saturated["metrics"], saturated["bare"])
 
 
 def _kind(family: int, histograms: bool) -> MetricType:
@@ -174,6 +241,33 @@ def _render(series: int, repeat: int, histograms: bool) -> list[str]:
     return rows
 
 
+def _per_cpu_second(result: WrkResult) -> float:
+    return result.rps / result.server_cpu if result.server_cpu else 0.0
+
+
+def _saturation(run: HttpRun) -> tuple[list[str], float, float]:
+    """The wrk table, and the median per-round ratios (req/s, req per server CPU-second)."""
+    ratios = [m.rps / b.rps for m, b in zip(run.metrics, run.bare, strict=True)]
+    cpu_ratios = [
+        _per_cpu_second(m) / _per_cpu_second(b) for m, b in zip(run.metrics, run.bare, strict=True)
+    ]
+    rows = [
+        "| server | req/s | samples/s | req per server CPU-s | server core busy | "
+        "wrk core busy | non-2xx |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, results in (("metrics", run.metrics), ("bare", run.bare)):
+        rps = statistics.median(r.rps for r in results)
+        rows.append(
+            f"| {_LABELS[name]} | {rps:,.0f} | {rps * BATCH:,.0f} | "
+            f"{statistics.median(_per_cpu_second(r) for r in results):,.0f} | "
+            f"{statistics.median(r.server_cpu for r in results):.0%} | "
+            f"{statistics.median(r.wrk_cpu for r in results):.0%} | "
+            f"{sum(r.non_2xx + r.errors for r in results)} |"
+        )
+    return rows, statistics.median(ratios), statistics.median(cpu_ratios)
+
+
 async def run(*, quick: bool = False) -> str:
     """Measure and return the markdown section."""
     repeat = 5 if quick else 20
@@ -181,11 +275,11 @@ async def run(*, quick: bool = False) -> str:
     duration = 3.0 if quick else 6.0
     rates = [200.0] if quick else [200.0, 400.0]
     rounds = 2 if quick else 5
-    rows, metrics_rps, bare_rps = await _http(rates, duration, rounds)
-    ratios = [m / b for m, b in zip(metrics_rps, bare_rps, strict=True)]
-    ratio = statistics.median(ratios)
-    metrics_best = statistics.median(metrics_rps)
-    bare_best = statistics.median(bare_rps)
+    seconds = 3.0 if quick else 8.0
+    http = await _http(rates, duration, rounds, seconds)
+    saturation, ratio, cpu_ratio = _saturation(http)
+    per_round = ", ".join(f"{m.rps / b.rps:.0%}" for m, b in zip(http.metrics, http.bare,
+                                                                 strict=True))  # fmt: skip
     header = (
         "| server | target req/s | achieved req/s | samples/s | p50 ms | p99 ms | 200s | errors |\n"
         "|---|---|---|---|---|---|---|---|"
@@ -195,19 +289,24 @@ async def run(*, quick: bool = False) -> str:
             "## Metrics service",
             "",
             f"`POST /metrics/track` with batches of {BATCH} samples (counters, gauges, histogram",
-            "observations; 2 labels each; about 12 KiB), one uvicorn worker, in-memory store,",
-            f"open-loop load, {duration:.0f} s per row after 1 s warm-up. The baseline is a bare",
-            "FastAPI route that reads and parses the same body with orjson:",
+            "observations; 2 labels each; about 12 KiB), one uvicorn worker pinned to core 0,",
+            "in-memory store. The baseline is a bare FastAPI route that reads and parses the",
+            "same body with orjson, measured in the same run.",
+            "",
+            f"Saturated: wrk `-t1 -c32` keep-alive on core 1, {rounds} rounds of {seconds:.0f} s",
+            "alternating between the two servers (medians; each ratio taken within its round).",
+            "'wrk core busy' well below 'server core busy' means the server is the limit:",
+            "",
+            *saturation,
+            "",
+            f"Share of the bare route: **{ratio:.0%}** of its req/s (per round: {per_round}), "
+            f"{cpu_ratio:.0%} per server CPU-second (target: at least 60%).",
+            "",
+            f"Open-loop latency (Python generator on core 1, {duration:.0f} s per row after 1 s",
+            "warm-up; latency from each request's scheduled time):",
             "",
             header,
-            *rows,
-            "",
-            f"Saturated (16 keep-alive connections back to back, {rounds} rounds of 3 s "
-            "alternating between the two servers; medians): metrics service "
-            f"{metrics_best:,.0f} req/s ({metrics_best * BATCH:,.0f} samples/s), bare route "
-            f"{bare_best:,.0f} req/s; per-round ratios "
-            f"{', '.join(f'{r:.0%}' for r in ratios)}: median **{ratio:.0%}** of the bare route "
-            "(target: at least 60%).",
+            *http.rows,
             "",
             "`/metrics` render of 10,000 series (label sets) in process, median and worst of",
             f"{repeat} renders after a warm-up (label parts are cached from the first scrape on);",

@@ -192,7 +192,13 @@ def _streaming() -> list[tuple[str, list[tuple[str, str]], str]]:
             [
                 ("sum(rate(messages_sent_total[5m]))", "sent to clients"),
                 ("sum(rate(messages_received_total[5m]))", "received from clients"),
-                ("sum(rate(kafka_messages_consumed_total[5m]))", "consumed from Kafka"),
+                # Read from the bus each topic is on: Kafka, or NATS (the local default).
+                (
+                    'sum by (bus) (label_replace(rate(kafka_messages_consumed_total[5m]), "bus", '
+                    '"Kafka", "", "") or label_replace(rate(nats_messages_consumed_total[5m]), '
+                    '"bus", "NATS", "", ""))',
+                    "consumed from {{bus}}",
+                ),
             ],
             "ops",
         ),
@@ -210,7 +216,8 @@ def _streaming() -> list[tuple[str, list[tuple[str, str]], str]]:
         ),
         (
             "Send errors per second",
-            [("sum(rate(streaming_send_errors_total[5m]))", "send errors")],
+            # 0, not "no data", until the first error (its series exist from then on).
+            [("sum(rate(streaming_send_errors_total[5m])) or vector(0)", "send errors")],
             "ops",
         ),
         *_red("streaming"),

@@ -11,11 +11,20 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from access_common.testing import free_port
+from access_common.testing import LocalServer, free_port, nats_server
 
-__all__ = ["ServiceProcess", "running", "running_together"]
+__all__ = [
+    "FULL_STACK",
+    "WEBHOOK_SECRET",
+    "RunningStack",
+    "ServiceProcess",
+    "running",
+    "running_stack",
+    "running_together",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -103,3 +112,67 @@ def running_together(
         for service in services:
             service.wait()
         yield services
+
+
+# The secret the gateway checks signed webhooks with in these stacks (local only).
+WEBHOOK_SECRET = "observability-test-webhook-secret-0123456789"
+FULL_STACK = ("auth", "entitlements", "metrics", "gateway", "streaming")
+
+
+@dataclass
+class RunningStack:
+    """The processes of :func:`running_stack`: each service and ``projection``, and NATS."""
+
+    services: dict[str, ServiceProcess]
+    nats: LocalServer
+
+
+@contextlib.contextmanager
+def running_stack(logs: Path, env: dict[str, str] | None = None) -> Iterator[RunningStack]:
+    """The five services, the dev projection (the gateway's upstream) and a throwaway NATS.
+
+    Wired as ``make run`` wires them, on free ports: webhooks accepted by the gateway
+    reach streaming's subscribers over NATS, REST reads go through auth and entitlements
+    to the projection. ``env`` is added to every process's environment.
+    """
+    with contextlib.ExitStack() as stop:
+        nats = nats_server(logs / "nats")
+        nats.start()
+        stop.callback(nats.close)
+        # The projection reads ACCESS_DEV_PROJECTION_* (so it never takes a service's port).
+        projection_env = {
+            key.replace("ACCESS_", "ACCESS_DEV_PROJECTION_", 1): value
+            for key, value in (env or {}).items()
+        }
+        projection = ServiceProcess("gateway.dev_projection", projection_env, logs)
+        projection.env["ACCESS_DEV_PROJECTION_PORT"] = str(projection.port)
+        auth_port = free_port()
+        shared = {
+            **(env or {}),
+            "ACCESS_NATS_URL": f"nats://127.0.0.1:{nats.port}",
+            "ACCESS_PROJECTION_SERVICE_URL": projection.url,
+            "ACCESS_API_KEY_HMAC_SECRET": WEBHOOK_SECRET,
+            "ACCESS_ENTITLEMENTS_POLICY_FILE": str(
+                REPO / "service-entitlements" / "policy" / "local.yaml"
+            ),
+            "ACCESS_DEV_ISSUER_URL": f"http://127.0.0.1:{auth_port}/auth/dev",
+        }
+        services = {name: ServiceProcess(name, {**shared, "ACCESS_STATE_DIR": str(logs / name)},
+                                         logs) for name in FULL_STACK}  # fmt: skip
+        services["auth"].port = auth_port
+        services["auth"].url = f"http://127.0.0.1:{auth_port}"
+        services["auth"].env["ACCESS_PORT"] = str(auth_port)
+        urls = {
+            "ACCESS_AUTH_SERVICE_URL": services["auth"].url,
+            "ACCESS_ENTITLEMENTS_SERVICE_URL": services["entitlements"].url,
+            "ACCESS_METRICS_SERVICE_URL": services["metrics"].url,
+        }
+        for service in services.values():
+            service.env.update(urls)
+        everything = {**services, "projection": projection}
+        for service in everything.values():
+            service.launch()
+            stop.callback(service.stop)
+        for service in everything.values():
+            service.wait()
+        yield RunningStack(everything, nats)

@@ -1,8 +1,10 @@
 """A real Prometheus scrapes the five services of a running stack; every panel shows data.
 
-Drives traffic through auth (dev tokens verified and refused), entitlements, gateway,
-streaming and the metrics service (pushed samples, one refused), then asks Prometheus's
-HTTP API each dashboard panel's query and the state of the loaded alert rules.
+Drives traffic through auth (dev tokens verified and refused), entitlements, the gateway
+(REST reads and cache hits, a cache warm, signed webhooks and their refusals), streaming
+(a live WebSocket subscriber receiving the webhooks) and the metrics service (pushed
+samples, one refused; the gateway's and streaming's pushers), then asks Prometheus's HTTP
+API each dashboard panel's query and the state of the loaded alert rules.
 Set ACCESS_TEST_OBSERVABILITY_PICTURES=<dir> (and ACCESS_TEST_OBSERVABILITY_DEMO_SECONDS) to also
 render every dashboard with matplotlib from the same run (docs/observability.md).
 """
@@ -15,86 +17,118 @@ import random
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from access_metrics.testing import sample
 
+from .drive import SIGNAL_TOPIC, dev_token, post_webhook, receive_marker, subscribed_socket
 from .prometheus_server import Prometheus, prometheus
-from .stack import ServiceProcess
+from .stack import RunningStack, running_stack
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = REPO / "observability" / "dashboards"
 SERVICES = ("auth", "entitlements", "metrics", "gateway", "streaming")
 
-# Panels that cannot have data in a local run of this branch, and why.
+# Panels that cannot have data in a local run, and why.
 NO_LOCAL_DATA = {
     # The dev issuer signs locally: no JWKS is fetched, so no refresh is counted.
     ("auth.json", "JWKS refreshes by result (last hour)"),
-    # The pushers of gateway and streaming are not wired yet (docs/observability.md).
-    ("metrics.json", "Pushers: samples sent and dropped per second"),
 }
-# Dashboards and panels whose traffic this test does not drive yet (webhook posts, live
-# WebSocket subscribers, cache hits and warms through the gateway): their queries are
-# checked against the exported names by test_alerts_and_dashboards.py, not for data here.
-NOT_DRIVEN_FILES = {"gateway_webhooks.json", "streaming.json"}
-NOT_DRIVEN = {
-    ("gateway_overview.json", "Cache hit ratio (hits and stale serves over lookups)"),
-    ("gateway_served_cache.json", "Cache warm: queries per result (last hour)"),
-    ("gateway_served_cache.json", "Projection age of served answers p50 / p95 / p99"),
-}
+# Webhooks a client may send per second in this stack: low, so a burst is rate limited.
+WEBHOOK_RPS = 5
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
-    logs = tmp_path_factory.mktemp("stack")
-    services: dict[str, ServiceProcess] = {}
-    for name in SERVICES:
-        env = {"ACCESS_STATE_DIR": str(logs / name)}
-        if name in ("gateway", "streaming"):
-            env["ACCESS_AUTH_SERVICE_URL"] = services["auth"].url
-            env["ACCESS_ENTITLEMENTS_SERVICE_URL"] = services["entitlements"].url
-            env["ACCESS_METRICS_SERVICE_URL"] = services["metrics"].url
-        services[name] = ServiceProcess(name, env, logs)
-    with ExitStack() as stop:
-        for service in services.values():
-            service.launch()
-            stop.callback(service.stop)
-        for service in services.values():
-            service.wait()
-        yield services
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The five services, the dev projection and NATS, wired as `make run` wires them."""
+    env = {"ACCESS_WEBHOOK_RATE_LIMIT_RPS": str(WEBHOOK_RPS)}
+    with running_stack(tmp_path_factory.mktemp("stack"), env) as running:
+        yield running
 
 
-def drive_traffic(services: dict[str, ServiceProcess], seconds: float) -> None:
-    """Requests of every kind the branch serves, spread over ``seconds``."""
+def drive_traffic(stack: RunningStack, seconds: float) -> None:
+    """Requests of every kind the stack serves, spread over ``seconds``.
+
+    Auth verifications (some refused), REST reads through the gateway (most answered
+    from its cache), a cache warm, signed webhooks delivered to a live WebSocket
+    subscriber (plus a bad signature, a duplicate and a rate-limited burst), pushed
+    samples (one refused); last, NATS stops and one webhook fails to publish.
+    """
+    services = stack.services
+    gateway = services["gateway"].url
     with httpx.Client(timeout=5) as client:
         auth = services["auth"].url
-        token = client.post(
-            f"{auth}/auth/dev/token",
-            json={"sub": "alice", "tenant_id": "tenant-a", "roles": ["trader"]},
-        ).json()["access_token"]
-        deadline = time.monotonic() + seconds
-        rng = random.Random(7)
-        while time.monotonic() < deadline:
-            bearer = token if rng.random() < 0.9 else "not-a-token"
-            client.post(f"{auth}/auth/verify", headers={"authorization": f"Bearer {bearer}"})
-            for name in SERVICES:
-                client.get(f"{services[name].url}/openapi.json")
-            client.get(f"{services['entitlements'].url}/no/such/route")
-            batch = [
-                sample(labels={"route": rng.choice(["/a", "/b", "/c"])}, value=rng.randint(1, 5)),
-                sample("streaming_lag_seconds", type="histogram", labels={"topic": "t"},
-                       value=rng.expovariate(20)),
-                sample("gateway_queue_depth", type="gauge", labels={}, value=rng.randint(0, 9)),
-            ]  # fmt: skip
-            client.post(f"{services['metrics'].url}/metrics/track", json={"samples": batch})
-            if rng.random() < 0.1:
-                client.post(f"{services['metrics'].url}/metrics/track", json=sample(value=-1))
-            time.sleep(0.05)
+        token = dev_token(client, auth)
+        admin = dev_token(client, auth, roles=["admin"])
+        bearer_of = {"authorization": f"Bearer {token}"}
+        with subscribed_socket(services["streaming"].url, token, [SIGNAL_TOPIC]) as socket:
+            warmed = client.post(f"{gateway}/api/v1/cache/warm",
+                                 headers={"authorization": f"Bearer {admin}"})  # fmt: skip
+            assert warmed.status_code == 200, warmed.text
+            _webhook_refusals(client, gateway)
+            deadline = time.monotonic() + seconds
+            rng = random.Random(7)
+            markers: list[str] = []
+            last_webhook = 0.0
+            while time.monotonic() < deadline:
+                bearer = token if rng.random() < 0.9 else "not-a-token"
+                client.post(f"{auth}/auth/verify", headers={"authorization": f"Bearer {bearer}"})
+                for name in SERVICES:
+                    client.get(f"{services[name].url}/openapi.json")
+                client.get(f"{services['entitlements'].url}/no/such/route")
+                page = 1 if rng.random() < 0.8 else rng.randint(2, 50)
+                read = client.get(f"{gateway}/api/v1/instruments", params={"page": page},
+                                  headers=bearer_of)  # fmt: skip
+                assert read.status_code == 200, read.text
+                if time.monotonic() - last_webhook > 2 / WEBHOOK_RPS:
+                    markers.append(f"live-{uuid.uuid4()}")
+                    assert post_webhook(client, gateway, markers[-1]).status_code == 202
+                    last_webhook = time.monotonic()
+                _push_samples(client, services["metrics"].url, rng)
+                time.sleep(0.05)
+            for marker in markers:
+                receive_marker(socket, marker)
+        stack.nats.close()
+        # The gateway waits for the bus a while (its publish buffer) before it answers 503.
+        client.timeout = httpx.Timeout(30)
+        failed = post_webhook(client, gateway, f"down-{uuid.uuid4()}")
+        assert failed.status_code == 503, failed.text
+
+
+def _webhook_refusals(client: httpx.Client, gateway: str) -> None:
+    """A bad signature, a duplicate and a burst past the rate limit."""
+    bad = post_webhook(client, gateway, "bad", {"X-Signature": "sha256=" + "0" * 64})
+    assert bad.status_code == 401, bad.text
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = orjson.dumps({"source": "observability", "instrument": "BRENT", "timestamp": now,
+                         "payload": {"id": "twice"}})  # fmt: skip
+    first = post_webhook(client, gateway, "", body=body)
+    again = post_webhook(client, gateway, "", body=body)
+    assert (first.status_code, again.status_code) == (202, 409), again.text
+    burst = [
+        post_webhook(client, gateway, f"burst-{i}").status_code for i in range(WEBHOOK_RPS * 3)
+    ]
+    assert 429 in burst, burst
+    time.sleep(1.5)  # the rate limit's window passes before the live webhooks
+
+
+def _push_samples(client: httpx.Client, metrics: str, rng: random.Random) -> None:
+    batch = [
+        sample(labels={"route": rng.choice(["/a", "/b", "/c"])}, value=rng.randint(1, 5)),
+        sample("streaming_lag_seconds", type="histogram", labels={"topic": "t"},
+               value=rng.expovariate(20)),
+        sample("gateway_queue_depth", type="gauge", labels={}, value=rng.randint(0, 9)),
+    ]  # fmt: skip
+    client.post(f"{metrics}/metrics/track", json={"samples": batch})
+    if rng.random() < 0.1:
+        client.post(f"{metrics}/metrics/track", json=sample(value=-1))
 
 
 def panels() -> list[tuple[str, str, list[str]]]:
@@ -107,9 +141,9 @@ def panels() -> list[tuple[str, str, list[str]]]:
 
 @pytest.mark.timeout(900)  # a demo run for the docs' pictures may drive traffic for minutes
 def test_prometheus_scrapes_every_service_loads_the_rules_and_panels_show_data(
-    stack: dict[str, ServiceProcess], tmp_path: Path
+    stack: RunningStack, tmp_path: Path
 ) -> None:
-    jobs = {name: f"127.0.0.1:{service.port}" for name, service in stack.items()}
+    jobs = {name: f"127.0.0.1:{stack.services[name].port}" for name in SERVICES}
     with prometheus(jobs, tmp_path) as prom:
         started = time.monotonic()
         drive_traffic(stack, float(os.environ.get("ACCESS_TEST_OBSERVABILITY_DEMO_SECONDS", "4")))
@@ -141,7 +175,7 @@ def check_panels(prom: Prometheus) -> tuple[int, list[tuple[str, str]]]:
     checked = 0
     empty: list[tuple[str, str]] = []
     for file, title, queries in panels():
-        if (file, title) in NO_LOCAL_DATA | NOT_DRIVEN or file in NOT_DRIVEN_FILES:
+        if (file, title) in NO_LOCAL_DATA:
             continue
         deadline = time.monotonic() + 10
         while not all(prom.query(q) for q in queries):

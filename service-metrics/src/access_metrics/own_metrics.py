@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from access_metrics.series.model import FamilyState
+from access_metrics.series.model import FamilyState, MetricType
 
 __all__ = ["IngestMetrics"]
 
@@ -65,8 +65,8 @@ class IngestMetrics:
             "batch_refused",
         ):
             self.refused.labels(reason)
-        for kind in ("counter", "gauge", "histogram"):
-            self.accepted.labels(kind)
+        # Children resolved once: ingestion counts into them on every request.
+        self.accepted_by_type = {kind: self.accepted.labels(kind.value) for kind in MetricType}
 
     def refuse(self, reason: str, count: int = 1) -> None:
         """Count refused samples."""

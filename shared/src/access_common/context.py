@@ -35,6 +35,9 @@ class TraceContext:
     trace_id: str
     span_id: str
     flags: str = "01"
+    # True when span_id is a span this process exports (tracing on): the next hop's spans
+    # are then linked to it. Otherwise each outgoing call gets a span id of its own.
+    exported: bool = False
 
     @classmethod
     def new(cls) -> TraceContext:
@@ -45,6 +48,10 @@ class TraceContext:
     def child(self) -> TraceContext:
         """The same trace with a new span id, for an outgoing call."""
         return TraceContext(self.trace_id, secrets.token_hex(8), self.flags)
+
+    def outgoing(self) -> TraceContext:
+        """The traceparent to send on an outgoing call or published message."""
+        return self if self.exported else self.child()
 
     def header(self) -> str:
         """Render as a traceparent header value."""
@@ -123,5 +130,5 @@ def outgoing_headers() -> dict[str, str]:
     headers = {REQUEST_ID_HEADER: _request_id.get()}
     trace = _trace.get()
     if trace is not None:
-        headers[TRACEPARENT_HEADER] = trace.child().header()
+        headers[TRACEPARENT_HEADER] = trace.outgoing().header()
     return headers

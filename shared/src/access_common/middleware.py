@@ -93,7 +93,7 @@ class RequestContextMiddleware:
         name = f"{scope.get('method', 'WS')} {scope['path']}"
         with self.tracer.start_as_current_span(name, context=parent) as span:
             ctx = span.get_span_context()
-            trace_ctx = TraceContext(f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}")
+            trace_ctx = TraceContext(f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}", exported=True)
             set_request_context(trace_ctx, request_id)
             await self._serve(scope, receive, send, trace_ctx, request_id, ids.content_length)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from access_common.backends.bus import Bus
 from access_common.backends.kv import KeyValue
-from access_common.context import current_trace_id
+from access_common.context import TRACEPARENT_HEADER, current_trace, current_trace_id
 from access_common.ratelimit import RateLimiter
 from access_gateway.identity.client_ip import ClientIpRule
 from access_gateway.webhooks.errors import (
@@ -222,6 +222,9 @@ class WebhookService:
         self, policy: SourcePolicy, verified: Verified, key: str, normalized: bytes
     ) -> Accepted:
         headers = {"Signal-Id": key, "Signal-Source": policy.name, "Signal-Schema": SCHEMA}
+        trace = current_trace()
+        if trace is not None:  # streaming's delivery continues this request's trace
+            headers[TRACEPARENT_HEADER] = trace.outgoing().header()
         try:
             raw_seq, normalized_seq = await self.publisher.publish(
                 key, verified.raw, normalized, headers

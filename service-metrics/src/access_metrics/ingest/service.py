@@ -10,8 +10,8 @@ import orjson
 from access_common.errors import AccessError, BackendError
 from access_metrics.errors import BatchTooLarge, InvalidJson, InvalidSample, SeriesLimitExceeded
 from access_metrics.ingest.schemas import Refusal, TrackResponse
+from access_metrics.ingest.validation import Validated
 from access_metrics.runtime import MetricsRuntime
-from access_metrics.series.model import MetricType, Op
 
 __all__ = ["track"]
 
@@ -41,11 +41,12 @@ def _samples(body: bytes, max_samples: int) -> list[Any]:
     return samples
 
 
-async def _validate(runtime: MetricsRuntime, samples: list[Any]) -> list[Op]:
+async def _validate(runtime: MetricsRuntime, samples: list[Any]) -> Validated:
     """Every sample's op, or raise the first error with every error listed in details."""
-    ops, errors = await runtime.validator.ops(samples)
+    validated = await runtime.validator.ops(samples)
+    errors = validated.errors
     if not errors:
-        return ops
+        return validated
     for error in errors:
         runtime.own.refuse(error.code)
     if len(samples) > len(errors):
@@ -74,7 +75,8 @@ async def track(runtime: MetricsRuntime, body: bytes) -> TrackResponse:
         own.refuse(exc.code)
         raise
     try:
-        ops = await _validate(runtime, samples)
+        validated = await _validate(runtime, samples)
+        ops = validated.ops
         refused = await runtime.store.apply(ops, runtime.settings.metrics_max_series_per_metric)
     except BackendError as exc:
         own.refuse(exc.code, len(samples))
@@ -82,7 +84,7 @@ async def track(runtime: MetricsRuntime, body: bytes) -> TrackResponse:
     if refused:
         own.refuse(SeriesLimitExceeded.default_code, len(refused))
         if len(refused) == len(ops):
-            name = ops[0].family.name
+            name = ops[0][0].name
             raise SeriesLimitExceeded(
                 f"{name!r} holds {runtime.settings.metrics_max_series_per_metric} label sets; "
                 "new ones are refused, existing ones still count",
@@ -93,22 +95,24 @@ async def track(runtime: MetricsRuntime, body: bytes) -> TrackResponse:
                 },
             )
     refused_set = set(refused)
-    by_type: dict[MetricType, int] = dict.fromkeys(MetricType, 0)
-    for op in ops:
-        by_type[op.family.type] += 1
-    for op in ops if refused_set else ():
-        if op.at in refused_set:
-            by_type[op.family.type] -= 1
-    for kind, count in by_type.items():
+    if validated.fresh:
+        runtime.validator.remember(validated, refused_set)
+    counts = validated.counts
+    for spec, _, _, at in ops if refused_set else ():
+        if at in refused_set:
+            counts[spec.type] -= 1
+    for kind, count in counts.items():
         if count:
-            own.accepted.labels(kind.value).inc(count)
+            own.accepted_by_type[kind].inc(count)
     own.ingest_seconds.observe(time.perf_counter() - started)
+    if not refused:
+        return TrackResponse(accepted=len(ops))
     return TrackResponse(
         accepted=len(ops) - len(refused),
         refused=len(refused),
         refusals=[
-            Refusal(index=op.at, code="SERIES_LIMIT_EXCEEDED", metric=op.family.name)
-            for op in ops
-            if op.at in refused_set
+            Refusal(index=at, code="SERIES_LIMIT_EXCEEDED", metric=spec.name)
+            for spec, _, _, at in ops
+            if at in refused_set
         ][:_MAX_REPORTED],
     )

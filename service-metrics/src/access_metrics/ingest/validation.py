@@ -1,7 +1,8 @@
 """Turn one pushed JSON sample into an :class:`Op`, or refuse it with a precise code.
 
-Hot path: a (name, type) seen before costs two dict lookups, a key-set comparison and a
-type check per label value; Prometheus's name rules are checked only on first sight.
+Hot path: a series accepted before (same name, type, source and label set, as sent) costs
+one dict lookup and a value check; everything else is validated in full, and Prometheus's
+name rules are checked only on a family's first sight.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from access_common.errors import AccessError, BackendError
 from access_metrics.errors import (
@@ -21,10 +23,10 @@ from access_metrics.errors import (
     InvalidValue,
     MetricLabelsConflict,
 )
-from access_metrics.series.model import DEFAULT_BUCKETS, FamilySpec, MetricType, Op
+from access_metrics.series.model import DEFAULT_BUCKETS, FamilySpec, MetricType, Op, SeriesKey
 from access_metrics.series.registry import FamilyRegistry, conflict, family_name
 
-__all__ = ["Limits", "SampleValidator"]
+__all__ = ["Limits", "SampleValidator", "Validated"]
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -37,10 +39,37 @@ _GAUGE_SPECIALS = {"NaN": math.nan, "+Inf": math.inf, "Inf": math.inf, "-Inf": -
 _MAX_NAME = 200
 _MAX_HELP = 500
 _MAX_BUCKETS = 50
-_MAX_SOURCES = 1000
+# Series on the fast path: a pusher sends its label sets in a stable order, so about one
+# entry per series (at most families x series cap); a bound keeps a flood from growing it.
+_MAX_SEEN = 200_000
+# The numbers a sample's value may be, per type, as one chained comparison: a counter's
+# increment is finite and >= 0, an observation finite, a gauge anything (its NaN and
+# ±Inf strings take the full path).
+_BOUNDS = {
+    MetricType.COUNTER: (0.0, sys.float_info.max),
+    MetricType.HISTOGRAM: (-sys.float_info.max, sys.float_info.max),
+    MetricType.GAUGE: (-math.inf, math.inf),
+}
+# Accepted samples are counted per type in a list (an enum member hashes in Python).
+_TYPE_SLOTS = (MetricType.COUNTER, MetricType.GAUGE, MetricType.HISTOGRAM)
 
 Register = Callable[[FamilySpec], Awaitable[FamilySpec]]
 Stored = Callable[[], Awaitable[list[FamilySpec]]]
+
+
+# (name, type, source, label items) exactly as a sample sends them.
+SeenKey = tuple[Any, Any, Any, tuple[tuple[str, Any], ...]]
+
+
+class Validated(NamedTuple):
+    """One request's samples after validation."""
+
+    ops: list[Op]
+    errors: list[AccessError]
+    # (sample index, fast-path key, family, series) of series not on the fast path yet.
+    fresh: list[tuple[int, SeenKey, FamilySpec, SeriesKey]]
+    # Ops per metric type, for the service's accepted-samples counter.
+    counts: dict[MetricType, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,68 +90,74 @@ class SampleValidator:
         self._register = register
         self._stored = stored
         self.limits = limits
-        # Sources already seen valid: the fast path skips their pattern check.
-        self._sources: set[str] = set()
+        # The fast path: family, series, the numbers its value may take, its type's slot.
+        self._seen: dict[SeenKey, tuple[FamilySpec, SeriesKey, float, float, int]] = {}
 
-    async def ops(self, samples: list[Any]) -> tuple[list[Op], list[AccessError]]:
-        """Every sample's op, and the errors of the refused ones.
+    async def ops(self, samples: list[Any]) -> Validated:
+        """Every sample's op, the errors of the refused ones, and the series seen first here.
 
-        The loop is the hot path: a well-formed sample of a known metric from a known
-        source (exactly name, type, value, labels, source: what the pusher sends) is
-        checked inline; anything else (a first sight, an error, optional fields) takes
-        the full path of :meth:`op`.
+        The loop is the hot path. A sample shaped as the pusher sends it (name, type, value,
+        labels, source; histograms may repeat their buckets) whose series was accepted before
+        is one dict lookup keyed by exactly what it names, then a value check: equal keys
+        mean equal strings, already validated. Anything else (a first sight, an error,
+        optional fields) takes the full path of :meth:`op`, and is remembered after it is
+        aggregated (:meth:`remember`).
         """
         ops: list[Op] = []
+        append = ops.append
         errors: list[AccessError] = []
-        lookup: dict[tuple[Any, Any], FamilySpec] = self.registry.lookup_table()
-        sources = self._sources
-        limit = self.limits.max_label_value_length
-        gauge = MetricType.GAUGE
-        histogram = MetricType.HISTOGRAM
-        isfinite = math.isfinite
+        fresh: list[tuple[int, SeenKey, FamilySpec, SeriesKey]] = []
+        seen = self._seen
+        counts = [0, 0, 0]  # per _TYPE_SLOTS
         for index, raw in enumerate(samples):
             try:
+                key: SeenKey | None = None
                 size = len(raw) if type(raw) is dict else 0
-                name = raw.get("name") if size else None
-                metric_type = raw.get("type") if size else None
-                if (
-                    (size == 5 or (size == 6 and "buckets" in raw))
-                    and type(name) is str
-                    and type(metric_type) is str
-                ):
-                    spec = lookup.get((name, metric_type))
-                    source = raw.get("source")
-                    labels = raw.get("labels")
-                    value: Any = raw.get("value")
-                    kind = type(value)
-                    if (
-                        spec is not None
-                        and type(source) is str
-                        and source in sources
-                        and type(labels) is dict
-                        and len(labels) == len(spec.user_labels)
-                        and (kind is float or kind is int)
-                        and (size == 5 or raw["buckets"] == spec.bucket_list)
-                    ):
-                        key = [source]
-                        for label in spec.user_labels:
-                            text = labels.get(label)
-                            if type(text) is not str or len(text) > limit:
-                                break
-                            key.append(text)
-                        else:
-                            number = float(value)
-                            if spec.type is gauge or (
-                                isfinite(number) and (number >= 0 or spec.type is histogram)
-                            ):
-                                ops.append(Op(spec, tuple(key), number, index))
-                                continue
-                ops.append(await self.op(raw, index))
+                if size == 5 or (size == 6 and "buckets" in raw):
+                    try:
+                        key = (raw["name"], raw["type"], raw["source"],
+                               tuple(raw["labels"].items()))  # fmt: skip
+                        spec, series, low, high, slot = seen[key]
+                        value: Any = raw["value"]
+                    except (KeyError, TypeError, AttributeError):
+                        # A first sight, a missing field, or a list or object where a string
+                        # or the labels belong: the full path says which.
+                        pass
+                    else:
+                        number_type = type(value)
+                        # Chained bounds also refuse NaN (every comparison with it is false).
+                        if (
+                            (number_type is float or number_type is int)
+                            and low <= value <= high
+                            and (size == 5 or raw["buckets"] == spec.bucket_list)
+                        ):
+                            append((spec, series, float(value), index))
+                            counts[slot] += 1
+                            continue
+                op = await self.op(raw, index)
+                append(op)
+                counts[_TYPE_SLOTS.index(op[0].type)] += 1
+                if key is not None and len(seen) < _MAX_SEEN:
+                    fresh.append((index, key, op[0], op[1]))
             except BackendError:
                 raise
             except AccessError as exc:
                 errors.append(exc)
-        return ops, errors
+        by_type = {kind: count for kind, count in zip(_TYPE_SLOTS, counts, strict=True) if count}
+        return Validated(ops, errors, fresh, by_type)
+
+    def remember(self, validated: Validated, refused: Collection[int]) -> None:
+        """Let the aggregated new series of a request take the fast path from now on.
+
+        Only after they were aggregated: a series refused by the cap stays on the full path,
+        so a label flood cannot fill the table. The table is bounded; once full, further
+        series are checked in full every time (still correct, only slower).
+        """
+        seen = self._seen
+        for index, key, spec, series in validated.fresh:
+            if index not in refused and len(seen) < _MAX_SEEN:
+                low, high = _BOUNDS[spec.type]
+                seen[key] = (spec, series, low, high, _TYPE_SLOTS.index(spec.type))
 
     async def op(self, raw: Any, index: int) -> Op:
         """The validated operation of sample ``index``; raises a SampleError or Conflict."""
@@ -149,10 +184,7 @@ class SampleValidator:
         spec = self.registry.lookup(name, kind)
         if spec is None or ("buckets" in raw and _buckets(raw["buckets"], index) != spec.buckets):
             spec = await self._first_sight(raw, name, kind, labels, index)
-        op = Op(spec, self._key(spec, source, labels, index), _value(spec, raw, index), index)
-        if len(self._sources) < _MAX_SOURCES:
-            self._sources.add(source)
-        return op
+        return (spec, self._key(spec, source, labels, index), _value(spec, raw, index), index)
 
     def _key(
         self, spec: FamilySpec, source: str, labels: dict[str, Any], index: int

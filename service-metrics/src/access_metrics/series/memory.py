@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 
 from access_metrics.series.model import FamilySpec, FamilyState, MetricType, Op
@@ -38,16 +39,26 @@ class MemorySeriesStore:
         for spec, key, value, at in ops:
             state = states[spec.name]
             kind = spec.type
-            series = state.values if kind is counter or kind is gauge else state.histograms
-            if key not in series and len(series) >= max_series:
-                refused.append(at)
-            elif kind is counter:
+            if kind is counter or kind is gauge:
                 values = state.values
-                values[key] = values.get(key, 0.0) + value
-            elif kind is gauge:
-                state.values[key] = value
+                if key in values:
+                    values[key] = values[key] + value if kind is counter else value
+                    continue
+                if len(values) < max_series:
+                    values[key] = value
+                    continue
             else:
-                state.apply(key, value)
+                # Inlined FamilyState.apply: per-bucket counts, then the sum, then the count.
+                histograms = state.histograms
+                counts = histograms.get(key)
+                if counts is None and len(histograms) < max_series:
+                    counts = histograms[key] = [0.0] * (len(spec.buckets) + 3)
+                if counts is not None:
+                    counts[bisect_left(spec.buckets, value)] += 1
+                    counts[-2] += value
+                    counts[-1] += 1
+                    continue
+            refused.append(at)
         return refused
 
     async def snapshot(self, known: Sequence[FamilySpec]) -> list[FamilyState]:

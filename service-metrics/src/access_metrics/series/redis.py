@@ -138,12 +138,11 @@ class RedisSeriesStore:
         if not ops:
             return []
         args: list[Any] = [self.prefix, max_series]
-        for op in ops:
-            spec = op.family
-            bucket = spec.bucket_index(op.value) if spec.type is MetricType.HISTOGRAM else 0
-            args += (_KIND[spec.type], spec.name, orjson.dumps(op.key), repr(op.value), bucket)
+        for spec, key, value, _ in ops:
+            bucket = spec.bucket_index(value) if spec.type is MetricType.HISTOGRAM else 0
+            args += (_KIND[spec.type], spec.name, orjson.dumps(key), repr(value), bucket)
         refused = await _call(self._apply(args=args))
-        return [ops[int(position)].at for position in refused]
+        return [ops[int(position)][3] for position in refused]
 
     async def snapshot(self, known: Sequence[FamilySpec]) -> list[FamilyState]:
         """Read every family and its series (one pipeline).

@@ -44,10 +44,6 @@ class FamilyRegistry:
         """Every known family."""
         return list(self._families.values())
 
-    def lookup_table(self) -> dict[tuple[str, str], FamilySpec]:
-        """The (pushed name, type) → family table itself, for the hot loop."""
-        return self._by_input
-
     def lookup(self, name: str, kind: str) -> FamilySpec | None:
         """The family of a pushed (name, type) seen before; None on a first sight."""
         return self._by_input.get((name, kind))

@@ -33,7 +33,7 @@ class PublishResult(BaseModel):
 async def publish_many(runtime: StreamingRuntime, items: Sequence[PublishItem]) -> PublishResult:
     """Publish in order (pipelined: each bus keeps the order of its publishes)."""
     trace = current_trace()
-    headers = {TRACEPARENT_HEADER: trace.child().header()} if trace is not None else None
+    headers = {TRACEPARENT_HEADER: trace.outgoing().header()} if trace is not None else None
     calls = []
     for item in items:
         bus, _ = runtime.readers.bus_for(item.topic)
