@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import logging
 import os
 import socket
 import time
+import weakref
 
 import orjson
 import pytest
@@ -193,3 +195,34 @@ async def test_mass_disconnects_are_not_errors(
         assert runtime.hub.topics() == {}
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == []
+
+
+async def test_a_closed_connection_is_freed_without_the_collector(
+    start_streaming: StartStreaming, registry: TopicRegistry, entitlements: FakeEntitlements,
+    mint: Mint,
+) -> None:  # fmt: skip
+    # Full collections freeze what survives (gcstats.py): a closed connection must then be
+    # freed by reference counts alone, so nothing it held may form a cycle.
+    prices, _ = registry.names()
+    entitlements.allow("tenant-a", "analyst", prices)
+    token = await mint("alice", "tenant-a")
+    async with start_streaming(registry) as server:
+        runtime = server.runtime
+        gc.disable()
+        try:
+            async with await ws_connect(server, token) as ws:
+                await recv_type(ws, "connection_established")
+                await send_json(ws, {"action": "subscribe", "data": {"topics": [prices]}})
+                await recv_type(ws, "subscribed")
+                await send_json(ws, {"action": "ping"})
+                await recv_type(ws, "pong")
+                (connection,) = runtime.connections.values()
+                gone = weakref.ref(connection)
+                del connection
+            async with asyncio.timeout(5):
+                while runtime.active["websocket"]:
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)
+            assert gone() is None
+        finally:
+            gc.enable()

@@ -66,6 +66,7 @@ class Connection:
     """A subscriber's queue, subscriptions and counters."""
 
     __slots__ = (
+        "__weakref__",
         "_waiter",
         "close_code",
         "close_reason",
