@@ -10,6 +10,7 @@ one counter increment, one lag sample, instead of one per connection.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from access_streaming.ws.socket import StreamSocket
 
 __all__ = ["Flusher"]
+
+logger = logging.getLogger("access_streaming.ws")
 
 
 class Flusher:
@@ -45,7 +48,12 @@ class Flusher:
         sent = 0
         oldest: DataFrame | None = None
         for socket in dirty:
-            count, first = socket.flush()
+            try:
+                count, first = socket.flush()
+            except Exception:
+                # A bug in one socket must not leave the others of this turn unwritten.
+                logger.exception("websocket flush failed")
+                continue
             sent += count
             if first is not None and (oldest is None or first.timestamp_ms < oldest.timestamp_ms):
                 oldest = first

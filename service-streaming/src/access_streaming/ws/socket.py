@@ -309,7 +309,7 @@ class StreamSocket(asyncio.Protocol):
         if connection.closed:
             self._send_close(connection)
             return 0, None
-        if self._paused or not connection.queue:
+        if self._paused or not connection.queue or self.transport.is_closing():
             return 0, None
         batch = connection.take_batch()
         if connection.queue:  # gaps announced by take_batch go out in the same write
