@@ -16,9 +16,12 @@ STREAMING = "streaming service"
 def _gc(gc: GcStats | None) -> str:
     if gc is None:
         return "-"
-    return (
+    text = (
         f"{gc.count:,} ({gc.collections[2]} full), max {gc.max_ms:.1f} ms, {gc.over_20ms} > 20 ms"
     )
+    if gc.max_cpu_ms is not None:
+        text += f"; CPU max {gc.max_cpu_ms:.1f} ms, {gc.over_20ms_cpu} > 20 ms"
+    return text
 
 
 def _at(step: Step | None) -> str:
@@ -182,7 +185,8 @@ def render(outcomes: Sequence[Outcome], plan: Plan, *, bus: str, load: str) -> s
         "delivered, no publish skipped — at this step and every lower one. Lag is publish → "
         "receipt (the tick's `ts_ns`, one clock). GC pauses: wall time of each collection inside "
         "the server (`gc.callbacks`), from the moment it was up until the load ended; on a "
-        "shared core that includes time the core was taken away.",
+        "shared core that includes time the core was taken away, so the same pauses are also "
+        "given in the thread's CPU time (`CPU max`): what the collector itself cost.",
         *_notes(outcomes),
         "",
         *targets(outcomes),

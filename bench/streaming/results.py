@@ -208,6 +208,8 @@ class GcStats:
     max_ms: float
     max_generation: int
     over_20ms: int
+    max_cpu_ms: float | None = None  # the same pauses in CPU time (None: an older hook)
+    over_20ms_cpu: int | None = None
 
     @property
     def count(self) -> int:
@@ -227,6 +229,8 @@ def parse_gc(raw: bytes) -> GcStats:
         max_ms=_num(obj, "max_ms"),
         max_generation=int(_num(obj, "max_generation")),
         over_20ms=int(_num(over, "20")),
+        max_cpu_ms=_num(obj, "max_cpu_ms") if "max_cpu_ms" in obj else None,
+        over_20ms_cpu=int(_num(obj["over_cpu_ms"], "20")) if "over_cpu_ms" in obj else None,
     )
 
 

@@ -157,6 +157,14 @@ def test_parse_gc() -> None:
     assert gc.collections[2] == 2
     assert gc.max_ms == 21.0
     assert gc.over_20ms == 1
+    assert gc.max_cpu_ms is None  # a hook without CPU times
+
+
+def test_parse_gc_reads_the_cpu_times() -> None:
+    raw = orjson.dumps({"collections": [1, 0, 0], "max_ms": 900.0, "over_ms": {"20": 3},
+                        "max_cpu_ms": 4.5, "over_cpu_ms": {"20": 0}})  # fmt: skip
+    gc = parse_gc(raw)
+    assert (gc.max_ms, gc.max_cpu_ms, gc.over_20ms, gc.over_20ms_cpu) == (900.0, 4.5, 3, 0)
 
 
 def test_parse_gc_pads_short_generation_lists() -> None:

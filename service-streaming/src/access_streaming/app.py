@@ -29,7 +29,7 @@ from access_streaming.shutdown import drain_on_signals
 from access_streaming.sse.router import router as sse_router
 from access_streaming.stats.router import router as stats_router
 from access_streaming.topics import BusName, TopicRegistry
-from access_streaming.ws.router import router as ws_router
+from access_streaming.ws.link import RuntimeLink
 
 __all__ = ["SERVICE", "create_app"]
 
@@ -113,10 +113,10 @@ def create_app(
                 await runtime.close()
                 await pusher.aclose()
 
-    routers = [ws_router, sse_router, stats_router]
+    routers = [sse_router, stats_router]
     if settings.env == "local":
         routers.append(dev_router)
-    return build_app(
+    app = build_app(
         settings,
         service=SERVICE,
         title="254Carbon Access Streaming",
@@ -126,3 +126,7 @@ def create_app(
         metrics=metrics,
         lifespan=lifespan,
     )
+    # /ws/stream is served by the uvicorn protocol class (ws/socket.py), which finds the
+    # runtime through the lifespan state; FastAPI serves every HTTP route.
+    app.add_middleware(RuntimeLink, state=app.state)
+    return app

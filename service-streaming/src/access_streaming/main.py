@@ -13,6 +13,8 @@ __all__ = ["run", "uvicorn_options"]
 def uvicorn_options(settings: StreamingSettings) -> dict[str, Any]:
     """The uvicorn WebSocket options from the streaming settings.
 
+    ``ws`` is the service's own protocol class for ``/ws/stream`` (pre-built frames written
+    straight to the transport, decision 0005); it reads the other ``ws_*`` options.
     Protocol pings every half heartbeat timeout, and a peer that does not answer within
     the other half is closed (dead peers reaped). No per-message deflate: it would
     compress every frame once per subscriber. Frames above 16 client-message limits are
@@ -20,6 +22,7 @@ def uvicorn_options(settings: StreamingSettings) -> dict[str, Any]:
     """
     half = settings.heartbeat_timeout / 2
     return {
+        "ws": "access_streaming.ws.socket:StreamSocket",
         "ws_ping_interval": half,
         "ws_ping_timeout": half,
         "ws_per_message_deflate": False,

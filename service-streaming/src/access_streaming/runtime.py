@@ -49,6 +49,7 @@ from access_streaming.metrics import StreamingMetrics
 from access_streaming.settings import StreamingSettings
 from access_streaming.subscriptions import Subscriptions
 from access_streaming.topics import BusName, TopicRegistry
+from access_streaming.ws.flusher import Flusher
 
 __all__ = ["StreamingRuntime"]
 
@@ -124,6 +125,7 @@ class StreamingRuntime:
         self._ticker: asyncio.Task[None] | None = None
         self._rechecker: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
+        self.ws_flusher = Flusher(self)
         self.gc = GcPauses()
         self.draining = False
         self.drained = asyncio.Event()
@@ -359,6 +361,21 @@ class StreamingRuntime:
                     histogram = self._lag[topic] = self.metrics.delivery_lag.labels(topic)
                 histogram.observe(max(0.0, time.time() - frame.timestamp_ms / 1000))
                 break
+
+    def record_websocket_sent(self, count: int, oldest: DataFrame | None, now: float) -> None:
+        """Account one loop turn of WebSocket writes at once: counters and one lag sample."""
+        self.sent["websocket"] += count
+        self._sent_counters["websocket"].inc(count)
+        if self.pusher is not None:
+            self.pusher.inc(
+                "streaming_served_messages_sent_total", count, self._push_labels["websocket"]
+            )
+        if oldest is not None:
+            topic = oldest.message.topic
+            histogram = self._lag.get(topic)
+            if histogram is None:
+                histogram = self._lag[topic] = self.metrics.delivery_lag.labels(topic)
+            histogram.observe(max(0.0, time.time() - oldest.timestamp_ms / 1000))
 
     def owned(self, connection_id: str, user_id: str, tenant_id: str) -> Connection | None:
         """The connection when it exists here and belongs to that user of that tenant."""

@@ -1,9 +1,11 @@
 """One subscriber connection (WebSocket or SSE): who it is, what it wants, what it is owed.
 
 The publish path calls :meth:`Connection.push`, which only appends to a bounded queue
-and wakes the connection's own writer: no await, no encoding, no I/O per subscriber.
-The writer (one task per connection, in the WebSocket or SSE endpoint) takes everything
-queued at once with :meth:`Connection.next_batch` and writes it.
+and wakes the connection's writer: no await, no encoding, no I/O per subscriber.
+A WebSocket sets :attr:`Connection.notify` (a plain callback that schedules one flush
+per loop turn, :mod:`access_streaming.ws.socket`) and takes the queue with
+:meth:`Connection.take_batch`; an SSE stream's writer task awaits
+:meth:`Connection.next_batch`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import asyncio
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+from typing import Protocol as _TypingProtocol
 
 from access_streaming.connections.overflow import Gap, OverflowCounts, conflate_queue, gap_frame
 from access_streaming.fanout.filters import Filter
@@ -22,9 +26,16 @@ from access_streaming.fanout.frames import ControlFrame, DataFrame, Frame, contr
 if TYPE_CHECKING:
     from access_streaming.connections.slots import Lease
 
-__all__ = ["CloseCode", "Connection", "Owner", "Protocol"]
+__all__ = ["CloseCode", "Connection", "Owner", "Protocol", "Writer"]
 
 Protocol = Literal["websocket", "sse"]
+
+
+class Writer(_TypingProtocol):
+    """What writes a connection out: an SSE writer task, or a WebSocket's socket."""
+
+    def cancel(self) -> object:
+        """Stop writing at once (the peer stopped reading)."""
 
 
 class CloseCode:
@@ -36,6 +47,7 @@ class CloseCode:
     SERVICE_RESTART = 1012
     TRY_AGAIN_LATER = 1013
     TOKEN_EXPIRED = 4001
+    MESSAGE_TOO_BIG = 1009
     HEARTBEAT_TIMEOUT = 4002
     SLOW_CONSUMER = 4008
 
@@ -54,6 +66,7 @@ class Connection:
     """A subscriber's queue, subscriptions and counters."""
 
     __slots__ = (
+        "__weakref__",
         "_waiter",
         "close_code",
         "close_reason",
@@ -69,6 +82,7 @@ class Connection:
         "last_write",
         "lease",
         "max_queue",
+        "notify",
         "owner",
         "protocol",
         "queue",
@@ -104,7 +118,9 @@ class Connection:
         # The writer task, and when its current write began (0: not writing) and the last
         # one ended: the runtime's once-a-second sweep reaps stalled writers and keeps
         # idle SSE streams alive from these, so the write path pays for no timer.
-        self.writer: asyncio.Task[None] | None = None
+        self.writer: Writer | None = None
+        # Called (no argument, no await) whenever there is something to write or a close.
+        self.notify: Callable[[], None] | None = None
         self.writing_since = 0.0
         self.last_write = time.monotonic()
         self._waiter: asyncio.Future[None] | None = None
@@ -150,6 +166,10 @@ class Connection:
         self._wake()
 
     def _wake(self) -> None:
+        notify = self.notify
+        if notify is not None:
+            notify()
+            return
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -223,11 +243,7 @@ class Connection:
         self.closed = True
         self.close_code = code
         self.close_reason = reason
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     async def next_batch(self) -> list[Frame] | None:
         """Everything queued, waiting for at least one frame; None once closed."""
@@ -239,6 +255,10 @@ class Connection:
             await waiter
         if self.closed:
             return None
+        return self.take_batch()
+
+    def take_batch(self) -> list[Frame]:
+        """Everything queued now (maybe nothing); the gaps to announce are queued next."""
         batch = list(self.queue)
         self.queue.clear()
         if self.dropping is not None:

@@ -3,12 +3,15 @@
 A :class:`DataFrame` is built once per bus message and handed to every connection
 whose filter matched; its WebSocket text and SSE event are encoded on first use and
 then reused, so a message costs one encode per protocol however many subscribers it
-has. The published ``data`` bytes are embedded as they are (already validated JSON),
-so subscribers receive exactly the object that was published.
+has. The WebSocket form is the whole frame (header and payload, server frames are not
+masked): the socket writes the bytes as they are, one ``write`` for everything queued.
+The published ``data`` bytes are embedded as they are (already validated JSON), so
+subscribers receive exactly the object that was published.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import orjson
@@ -23,7 +26,23 @@ __all__ = [
     "Frame",
     "SnapshotFrame",
     "control",
+    "text_frame",
 ]
+
+_TEXT = 0x81  # FIN + text opcode
+_SHORT = struct.Struct("!BB").pack
+_MEDIUM = struct.Struct("!BBH").pack
+_LONG = struct.Struct("!BBQ").pack
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, unfragmented WebSocket text frame (RFC 6455 5.2) carrying ``payload``."""
+    size = len(payload)
+    if size < 126:
+        return _SHORT(_TEXT, size) + payload
+    if size < 65_536:
+        return _MEDIUM(_TEXT, 126, size) + payload
+    return _LONG(_TEXT, 127, size) + payload
 
 
 class DataFrame:
@@ -42,7 +61,7 @@ class DataFrame:
         self._data = data
         self._raw = message.value
         self.key = key
-        self._ws: str | None = None
+        self._ws: bytes | None = None
         self._sse: bytes | None = None
         self._snapshot: DataFrame | None = None
 
@@ -76,12 +95,16 @@ class DataFrame:
             self._marker,
         )
 
+    def ws_frame(self) -> bytes:
+        """The seed 003 WebSocket ``data`` message as a complete frame, built once."""
+        frame = self._ws
+        if frame is None:
+            frame = self._ws = text_frame(self._body(self._raw.strip(), with_type=True))
+        return frame
+
     def ws_text(self) -> str:
-        """The seed 003 WebSocket ``data`` message."""
-        text = self._ws
-        if text is None:
-            text = self._ws = self._body(self._raw.strip(), with_type=True).decode()
-        return text
+        """The seed 003 WebSocket ``data`` message (the frame's payload)."""
+        return self._body(self._raw.strip(), with_type=True).decode()
 
     def sse_bytes(self) -> bytes:
         """The SSE ``data`` event with an ``id:`` (topic:partition:offset)."""
@@ -119,11 +142,19 @@ class ControlFrame:
     def __init__(self, kind: str, body: dict[str, Any]) -> None:
         self._event = kind
         self._body = orjson.dumps(body)
-        self._ws = orjson.dumps({"type": kind, **body}).decode()
+        self._ws: bytes | None = None
+
+    def ws_frame(self) -> bytes:
+        """The WebSocket message as a complete frame."""
+        frame = self._ws
+        if frame is None:
+            frame = self._ws = text_frame(self.ws_text().encode())
+        return frame
 
     def ws_text(self) -> str:
         """The WebSocket message: the body with ``type`` first."""
-        return self._ws
+        body = self._body[1:] if self._body == b"{}" else b"," + self._body[1:]
+        return f'{{"type":"{self._event}"{body.decode()}'
 
     def sse_bytes(self) -> bytes:
         """The SSE event: ``event: <kind>`` and the body without ``type``."""
@@ -136,6 +167,10 @@ class Comment:
     __slots__ = ()
 
     timestamp_ms = 0
+
+    def ws_frame(self) -> bytes:
+        """Never sent on a WebSocket (protocol pings keep those alive)."""
+        raise TypeError("comments exist only on SSE streams")
 
     def ws_text(self) -> str:
         """Never sent on a WebSocket (protocol pings keep those alive)."""
