@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +17,7 @@ from access_auth.testing import CLIENT_ID, ISSUER, MakeSettings, claims, rsa_key
 from access_auth.validation.claims import ClaimsPolicy, principal_from_claims
 from access_auth.verify.schemas import VerifyResponse, principal_json
 from access_common.http import HttpClient
+from access_common.log import ACCESS_LOGGER
 
 ERROR_KEYS = {"trace_id", "code", "message", "details"}
 INVALID = 'Bearer realm="access", error="invalid_token"'
@@ -167,3 +170,35 @@ def test_principal_json_is_the_response_model() -> None:
     encoded = principal_json(principal)
     assert VerifyResponse.model_validate_json(encoded) == VerifyResponse.of(principal)
     assert set(orjson.loads(encoded)) == set(VerifyResponse.model_fields)
+
+
+async def test_verify_keeps_ids_metrics_and_the_access_line(
+    client: httpx.AsyncClient,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """/auth/verify is a DirectRoute: the middleware's work is the same as for any route."""
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    token = sign(claims(sub="alice"), rsa_key())
+    parent = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    ok = await client.post(
+        "/auth/verify",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "x-request-id": "rid-1",
+            "traceparent": parent,
+        },
+    )
+    refused = await client.post("/auth/verify")
+    assert ok.status_code == 200 and ok.headers["x-request-id"] == "rid-1"
+    assert ok.headers["traceparent"].startswith("00-" + "a" * 32 + "-")
+    assert refused.status_code == 401 and refused.headers["x-request-id"]
+    metrics = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="POST",route="/auth/verify",status="200"} 1.0' in metrics
+    assert 'http_requests_total{method="POST",route="/auth/verify",status="401"} 1.0' in metrics
+    await asyncio.sleep(0.2)  # the access lines are written in batches within 50 ms
+    lines = [orjson.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    access = [line for line in lines if line.get("route") == "/auth/verify"]
+    assert [(line["req_id"], line["status"]) for line in access][:1] == [("rid-1", 200)]
+    assert access[0]["trace_id"] == "a" * 32
+    assert token not in capsys.readouterr().out
