@@ -86,6 +86,10 @@ async def _int_header(x_a: Annotated[int | None, Header()] = None) -> JsonBytesR
     return JsonBytesResponse({})
 
 
+async def _int_path(n: int) -> JsonBytesResponse:
+    return JsonBytesResponse({})
+
+
 async def _dependency() -> str:
     return "x"
 
@@ -94,11 +98,12 @@ async def _with_dependency(value: Annotated[str, Depends(_dependency)]) -> JsonB
     return JsonBytesResponse({})
 
 
-@pytest.mark.parametrize("endpoint", [_with_query, _required_header, _int_header, _with_dependency])
+@pytest.mark.parametrize("endpoint", [_with_query, _required_header, _int_header, _int_path, _with_dependency])
 def test_an_endpoint_that_needs_solving_is_refused_at_build(endpoint: Any) -> None:
     router = APIRouter()
-    with pytest.raises(TypeError, match=r"DirectRoute|header"):
-        router.add_api_route("/e", endpoint, route_class_override=DirectRoute)
+    path = "/e/{n}" if endpoint is _int_path else "/e"
+    with pytest.raises(TypeError, match=r"DirectRoute|header|path"):
+        router.add_api_route(path, endpoint, route_class_override=DirectRoute)
 
 
 def test_an_inclusion_with_dependencies_is_refused_not_skipped() -> None:
@@ -121,3 +126,17 @@ async def test_a_non_response_return_is_an_internal_error() -> None:
         answer = await client.get("/plain")
     assert answer.status_code == 500
     assert answer.json()["code"] == "INTERNAL_ERROR"
+
+
+async def test_string_path_parameters_reach_the_endpoint() -> None:
+    async def item(name: str, part: str, request: Request) -> JsonBytesResponse:
+        return JsonBytesResponse({"name": name, "part": part, "path": request.url.path})
+
+    router = APIRouter()
+    router.add_api_route(
+        "/items/{name}/{part}", item, methods=["GET"], route_class_override=DirectRoute
+    )
+    app = build_app(ServiceSettings(env="test"), service="t", title="t", routers=[router])
+    async with _client(app) as client:
+        answer = await client.get("/items/a%20b/c")
+    assert answer.json() == {"name": "a b", "part": "c", "path": "/items/a b/c"}

@@ -6,7 +6,8 @@ arguments, which on a small route costs more than the route's own work (a sevent
 ``/auth/verify`` with a repeated token, profiled under wrk: docs/benchmarks.md). A
 :class:`DirectRoute` keeps the ``APIRoute`` FastAPI documents (OpenAPI is unchanged) but
 calls its endpoint straight from the ``Request``, which only fits endpoints that need no
-solving: parameters limited to the ``Request`` and optional string headers, no
+solving: parameters limited to the ``Request``, string path parameters and optional
+string headers, no
 dependencies, and a ``Response`` returned (nothing to validate or serialise again).
 Anything else is refused when the app is built, not discovered per request.
 """
@@ -32,13 +33,15 @@ def _header_names(dependant: Dependant, where: str) -> tuple[tuple[str, str], ..
     """(parameter, header) pairs of a dependant that needs nothing but headers and Request."""
     solved = (
         dependant.dependencies,
-        dependant.path_params,
         dependant.query_params,
         dependant.cookie_params,
         dependant.body_params,
     )
     if any(solved) or dependant.background_tasks_param_name or dependant.response_param_name:
-        raise TypeError(f"{where}: a DirectRoute takes only Request and optional headers")
+        raise TypeError(f"{where}: a DirectRoute takes Request, str path params, optional headers")
+    for field in dependant.path_params:
+        if field.field_info.annotation is not str:
+            raise TypeError(f"{where}: path parameter {field.name!r} must be `str`")
     names = []
     for field in dependant.header_params:
         info = field.field_info
@@ -70,10 +73,11 @@ class DirectRoute(APIRoute):
         return self.dependant
 
     def get_route_handler(self) -> Handler:
-        """The endpoint, called with the Request and each header's value (or None)."""
+        """The endpoint, called with the Request, its path parameters and each header (or None)."""
         dependant = self._effective_dependant()
         names = _header_names(dependant, self.path)
         request_name = dependant.request_param_name
+        path_names = tuple(field.name for field in dependant.path_params)
         endpoint = self.endpoint
 
         async def handle(request: Request) -> Response:
@@ -84,6 +88,10 @@ class DirectRoute(APIRoute):
                     kwargs[name] = headers.get(header)
             if request_name is not None:
                 kwargs[request_name] = request
+            if path_names:
+                params = request.path_params
+                for name in path_names:
+                    kwargs[name] = params[name]
             response = await endpoint(**kwargs)
             if not isinstance(response, Response):
                 raise TypeError(f"{self.path}: a DirectRoute endpoint returns a Response")

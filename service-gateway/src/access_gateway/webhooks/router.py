@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
-from starlette.responses import Response
 
 from access_common.errors import ErrorBody
 from access_common.responses import JsonBytesResponse
+from access_common.routes import DirectRoute
 from access_gateway.webhooks.errors import BodyTooLarge
 from access_gateway.webhooks.payloads import GenericSignal, TradingViewAlert
 from access_gateway.webhooks.schemas import AcceptedBody, Healthz
@@ -37,25 +35,6 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
         503: "GW-005 NATS unavailable, GW-011 maintenance, GW-013 store (Retry-After)",
     }.items()
 }
-
-
-class _DirectRoute(APIRoute):
-    """An APIRoute documented from its endpoint's signature, called without solving it.
-
-    The webhook endpoints take only the request and their path parameters (strings):
-    FastAPI's per-request parameter solving (query parsing, dependency cache, a
-    sub-response) would cost more than the signature check it guards.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Call the endpoint with the request and the path parameters, nothing else."""
-        endpoint = self.endpoint
-
-        async def handler(request: Request) -> Response:
-            response: Response = await endpoint(request=request, **request.path_params)
-            return response
-
-        return handler
 
 
 def _body_schema(model: type[TradingViewAlert | GenericSignal]) -> dict[str, Any]:
@@ -124,7 +103,7 @@ def _answer(accepted: Accepted) -> JsonBytesResponse:
 
 def webhook_router(service: WebhookService) -> APIRouter:
     """The routes, bound to ``service`` (no dependency to solve per request)."""
-    router = APIRouter(tags=["webhooks"], route_class=_DirectRoute)
+    router = APIRouter(tags=["webhooks"], route_class=DirectRoute)
     common: dict[str, Any] = {
         "status_code": 202,
         "response_model": AcceptedBody,
