@@ -98,7 +98,9 @@ async def _with_dependency(value: Annotated[str, Depends(_dependency)]) -> JsonB
     return JsonBytesResponse({})
 
 
-@pytest.mark.parametrize("endpoint", [_with_query, _required_header, _int_header, _int_path, _with_dependency])
+@pytest.mark.parametrize(
+    "endpoint", [_with_query, _required_header, _int_header, _int_path, _with_dependency]
+)
 def test_an_endpoint_that_needs_solving_is_refused_at_build(endpoint: Any) -> None:
     router = APIRouter()
     path = "/e/{n}" if endpoint is _int_path else "/e"
