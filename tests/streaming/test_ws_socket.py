@@ -226,3 +226,19 @@ async def test_a_closed_connection_is_freed_without_the_collector(
             assert gone() is None
         finally:
             gc.enable()
+
+
+async def test_a_client_that_answers_pings_stays_connected(
+    start_streaming: StartStreaming, registry: TopicRegistry, mint: Mint
+) -> None:
+    # Pings every 0.5 s, a pong due within 0.5 s: a silent but live client is kept.
+    token = await mint("alice", "tenant-a")
+    async with (
+        start_streaming(registry, heartbeat_timeout=1.0) as server,
+        await ws_connect(server, token, ping_interval=None) as ws,
+    ):
+        await recv_type(ws, "connection_established")
+        await asyncio.sleep(2.5)
+        await send_json(ws, {"action": "ping"})
+        assert (await recv_type(ws, "pong"))["type"] == "pong"
+        assert server.runtime.active["websocket"] == 1

@@ -27,7 +27,6 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-import orjson
 from wsproto import ConnectionType
 from wsproto.connection import Connection as WsConnection
 from wsproto.connection import ConnectionState
@@ -37,8 +36,6 @@ from wsproto.events import (
     CloseConnection,
     Ping,
     Pong,
-    RejectConnection,
-    RejectData,
     Request,
     TextMessage,
 )
@@ -57,6 +54,7 @@ from access_streaming.errors import ServerAtCapacity
 from access_streaming.fanout import DataFrame
 from access_streaming.ws.link import runtime_of
 from access_streaming.ws.protocol import ClientProtocol
+from access_streaming.ws.refusal import refusal
 
 if TYPE_CHECKING:
     from access_streaming.runtime import StreamingRuntime
@@ -260,19 +258,7 @@ class StreamSocket(asyncio.Protocol):
         self._state = _CLOSING
         if handshake is None or transport.is_closing():
             return
-        body = orjson.dumps(
-            {"trace_id": trace_id, "code": exc.code, "message": exc.message,
-             "details": exc.details or {}},
-            default=str,
-        )  # fmt: skip
-        headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(body)).encode())]  # fmt: skip
-        headers += [(k.encode(), str(v).encode()) for k, v in (exc.headers or {}).items()]
-        try:
-            data = handshake.send(RejectConnection(exc.status, headers, has_body=True))
-            data += handshake.send(RejectData(body))
-        except Exception:  # h11 refuses to answer a request it could not parse
-            data = b""
+        data = refusal(handshake, exc, trace_id)
         self._handshake = None
         transport.write(data)
         transport.close()
