@@ -166,7 +166,6 @@ class WebhookService:
             self._metrics.count_received(source_label, status)
             self._metrics.duration.observe(time.perf_counter() - started)
 
-
     async def _accept(self, inbound: Inbound, context: dict[str, Any]) -> Accepted:
         if self._maintenance:
             raise MaintenanceMode(retry_after=self._settings.webhook_maintenance_retry_after_sec)
