@@ -78,7 +78,9 @@ def subscribed_socket(
 ) -> Iterator[ClientConnection]:
     """A WebSocket to streaming, subscribed to ``topics``, closed when the block ends."""
     url = streaming_url.replace("http", "ws", 1) + f"/ws/stream?token={token}"
-    with connect(url, open_timeout=10) as socket:
+    # No cap on messages waiting to be read: a test reading only at the end must not make
+    # the client stop reading the socket (its pongs, then the connection, would be lost).
+    with connect(url, open_timeout=10, max_queue=None) as socket:
         hello = orjson.loads(socket.recv(timeout=10))
         assert hello.get("type") == "connection_established", hello
         socket.send(orjson.dumps({"action": "subscribe", "data": {"topics": topics}}).decode())
