@@ -14,6 +14,8 @@ import contextlib
 import logging
 import time
 
+from prometheus_client import Counter
+
 from access_common.backends.kv import KeyValue
 from access_common.errors import BackendError
 from access_common.ratelimit import RateDecision, RateLimiter
@@ -46,6 +48,7 @@ class RateLimits:
         self._kv = kv
         self._min_replicas = min_replicas
         self._switches_seen = 0
+        self._allowed: dict[str, Counter] = {}  # per tier: labels() costs a lock per call
         self._task: asyncio.Task[None] | None = None
         limiter.replicas = max(limiter.replicas, min_replicas)
         metrics.ratelimit_degraded.set_function(lambda: float(limiter.degraded))
@@ -68,7 +71,12 @@ class RateLimits:
                 },
                 headers=decision.headers(),
             )
-        self._metrics.ratelimit_decisions.labels(tier_name, "allowed").inc()
+        allowed = self._allowed.get(tier_name)
+        if allowed is None:
+            allowed = self._allowed[tier_name] = self._metrics.ratelimit_decisions.labels(
+                tier_name, "allowed"
+            )
+        allowed.inc()
         return decision
 
     def start(self) -> None:
