@@ -48,6 +48,7 @@ class RateLimits:
         self._kv = kv
         self._min_replicas = min_replicas
         self._switches_seen = 0
+        self._store_calls_seen = 0
         self._allowed: dict[str, Counter] = {}  # per tier: labels() costs a lock per call
         self._task: asyncio.Task[None] | None = None
         limiter.replicas = max(limiter.replicas, min_replicas)
@@ -57,9 +58,13 @@ class RateLimits:
         """Count one request of ``subject`` (an IP or a user) in the tier; 429 when spent."""
         tier = self.tiers[tier_name]
         decision = await self.limiter.hit(f"{tier_name}:{subject}", self.tiers.limits[tier_name])
-        if self.limiter.switches != self._switches_seen:
-            self._metrics.ratelimit_switches.inc(self.limiter.switches - self._switches_seen)
-            self._switches_seen = self.limiter.switches
+        limiter = self.limiter
+        if limiter.switches != self._switches_seen:
+            self._metrics.ratelimit_switches.inc(limiter.switches - self._switches_seen)
+            self._switches_seen = limiter.switches
+        if limiter.store_calls != self._store_calls_seen:
+            self._metrics.ratelimit_store_calls.inc(limiter.store_calls - self._store_calls_seen)
+            self._store_calls_seen = limiter.store_calls
         if not decision.allowed:
             self._metrics.ratelimit_decisions.labels(tier_name, "limited").inc()
             raise RateLimitExceeded(
