@@ -231,7 +231,7 @@ async def run(*, quick: bool = False) -> str:
         "ACCESS_ROUTES_FILE": str(routes),
         "ACCESS_RATE_LIMITS_FILE": str(limits),
     }
-    redis = os.environ.get("ACCESS_BENCH_REDIS_URL")
+    redis = os.environ.get("ACCESS_BENCH_REDIS_URL") or None
     if redis:
         gateway_env["ACCESS_REDIS_URL"] = redis
     else:
