@@ -19,6 +19,8 @@ from access_gateway.cache.entry import CachedResponse
 __all__ = ["PASSED_REQUEST_HEADERS", "answer_of", "upstream_headers"]
 
 PASSED_REQUEST_HEADERS = ("accept", "content-type", "accept-language")
+# ASGI header names are lower-case bytes: compared as such, only kept ones are decoded.
+_PASSED = frozenset(name.encode("latin-1") for name in PASSED_REQUEST_HEADERS)
 _KEPT_RESPONSE_HEADERS = frozenset({"content-type", "etag", "last-modified", "content-language"})
 _AS_OF = "x-projection-as-of"
 _CODES = {
@@ -34,9 +36,8 @@ def upstream_headers(
     """The headers sent upstream: the allowed ones, then the verified identity."""
     headers: dict[str, str] = {}
     for key, value in incoming:
-        name = key.decode("latin-1")
-        if name in PASSED_REQUEST_HEADERS:
-            headers[name] = value.decode("latin-1")
+        if key in _PASSED:
+            headers[key.decode("latin-1")] = value.decode("latin-1")
     if tenant is not None:
         headers["x-tenant-id"] = tenant
     if user is not None:

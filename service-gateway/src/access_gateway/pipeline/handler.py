@@ -96,7 +96,8 @@ class Pipeline:
         route, params = runtime.routes.match(request.method, scope["path"])
         # The request middleware labels metrics with scope["route"].path: the template.
         scope["route"] = route
-        query = route.query(request.query_params.multi_items())
+        # No query string (most reads): no parsing, only the declared defaults.
+        query = route.query(request.query_params.multi_items() if scope["query_string"] else [])
         spec = route.spec
         caller = Caller(self._client_ip(request))
 
