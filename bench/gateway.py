@@ -40,11 +40,12 @@ compare rows of one run). A cached read costs the gateway a little more CPU than
 bare route: uvicorn's HTTP handling and the shared request middleware are most of it,
 the pipeline's own
 stages (limiter, principal and decision lookups, cache, Server-Timing) tens of
-microseconds. An uncached read adds a whole HTTP exchange as a client (aiohttp) plus the
-upstream's own work, so on two cores shared by the gateway, the upstream and wrk it
-cannot approach a direct row that needs only the upstream's process. With Redis, every
-request, cached or not, pays one round trip for the shared rate budget (one Lua
-`INCRBY`); that is the price of one exact budget across replicas (decision 0004)."""
+microseconds. An uncached read adds a whole HTTP exchange as a client (aiohttp: request
+setup, one send, response parsing) plus the upstream's own work, so on two cores shared
+by the gateway, the upstream and wrk it cannot approach a direct row that needs only the
+upstream's process. With Redis, requests do not wait on it: the limiter leases blocks of
+the shared budget (one Lua `INCRBY` per block, refilled in the background; decision
+0006), so the Redis calls per request column stays near 0.01 far from the limits."""
 
 _UNCACHED_ROUTE = """
   - id: bench.uncached
@@ -86,6 +87,14 @@ def _cpu_seconds(pid: int | None) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _store_calls(gateway: str) -> float:
+    """The gateway's rate-limit store calls so far (``gateway_ratelimit_store_calls_total``)."""
+    with urllib.request.urlopen(gateway + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    match = re.search(r"^gateway_ratelimit_store_calls_total ([\d.e+]+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
 
 
 def _wrk() -> str:
@@ -222,7 +231,7 @@ async def run(*, quick: bool = False) -> str:
         "ACCESS_ROUTES_FILE": str(routes),
         "ACCESS_RATE_LIMITS_FILE": str(limits),
     }
-    redis = os.environ.get("ACCESS_BENCH_REDIS_URL")
+    redis = os.environ.get("ACCESS_BENCH_REDIS_URL") or None
     if redis:
         gateway_env["ACCESS_REDIS_URL"] = redis
     else:
@@ -256,12 +265,15 @@ async def run(*, quick: bool = False) -> str:
         pids = {name: _pid_of(port) for name, port in ports.items()}
         results = {}
         cpu: dict[str, tuple[float, float]] = {}
+        store: dict[str, float | None] = {}
         for name, base, path, headers in cases:
             _get(base + path, headers)  # principal, decision and (cached route) answer now held
             served_by = "peers" if base == bare else "projection" if base == up else "gateway"
             before = (_cpu_seconds(pids[served_by]), _cpu_seconds(pids["projection"]))
+            calls = _store_calls(gw) if base == gw else 0.0
             results[name] = _wrk_run(base + path, headers, seconds)
             count = results[name][3]
+            store[name] = (_store_calls(gw) - calls) / count if base == gw and redis else None
             front = (_cpu_seconds(pids[served_by]) - before[0]) * 1000 / count
             behind = (_cpu_seconds(pids["projection"]) - before[1]) * 1000 / count
             cpu[name] = (front, behind if served_by == "gateway" else 0.0)
@@ -276,13 +288,16 @@ async def run(*, quick: bool = False) -> str:
         ratio, distinct = await _zipf(gw, bearer, 1000 if quick else 5000)
         client_rows = await _client_rows(up + "/instruments/NG-HH", seconds / 3)
     shutil.rmtree(scratch, ignore_errors=True)
-    return _report(results, cpu, half, ratio, distinct, client_rows, seconds, redis is not None)
+    return _report(
+        results, cpu, half, store, ratio, distinct, client_rows, seconds, redis is not None
+    )
 
 
 def _report(
     results: dict[str, tuple[float, float, float, int]],
     cpu: dict[str, tuple[float, float]],
     half: dict[str, tuple[float, float, float]],
+    store_calls: dict[str, float | None],
     ratio: float,
     distinct: int,
     client_rows: list[str],
@@ -295,9 +310,11 @@ def _report(
     for name, (rps, p50, p99, _) in results.items():
         rate, half_p50, half_p99 = half[name]
         front, behind = cpu[name]
+        calls = store_calls[name]
         rows.append(
             f"| {name} | {rps:,.0f} | {rps / bare:.0%} | {rps / direct:.0%} | {p50:.2f} | "
-            f"{p99:.2f} | {front:.3f} | {behind:.3f} | {rate:,.0f} | {half_p50:.2f} | "
+            f"{p99:.2f} | {front:.3f} | {behind:.3f} | "
+            f"{'-' if calls is None else f'{calls:.4f}'} | {rate:,.0f} | {half_p50:.2f} | "
             f"{half_p99:.2f} |"
         )
     overhead_cached = half["gateway, cached read"][1] - half["bare FastAPI route"][1]
@@ -312,11 +329,13 @@ def _report(
         "then the open-loop generator at half of each row's throughput, "
         f"{seconds / 2:.0f} s per row.",
         "CPU ms/req is the serving process's user + system time per request during the wrk",
-        "row (from /proc), with the upstream's beside it for the gateway rows.",
+        "row (from /proc), with the upstream's beside it for the gateway rows. Redis",
+        "calls/req: the rate limiter's `INCRBY`s per request during the wrk row (from",
+        "`gateway_ratelimit_store_calls_total`; each leases a block of hits), `-` without Redis.",
         "",
         "| row | req/s (wrk) | of bare | of upstream | p50 ms | p99 ms | CPU ms/req | "
-        "+ upstream CPU ms/req | half load req/s | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "+ upstream CPU ms/req | Redis calls/req | half load req/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Gateway overhead at p50, half load: cached read {overhead_cached:+.2f} ms over the",

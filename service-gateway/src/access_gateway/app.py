@@ -86,6 +86,9 @@ def create_app(
     app.state.gateway = runtime
     app.state.config_watcher = watcher
     app.add_route("/api/{path:path}", pipeline.handle, methods=_METHODS, include_in_schema=False)
+    # Matched first: every REST request would otherwise be tried against the docs,
+    # health and metrics routes before it (no other route lives under /api/).
+    app.router.routes.insert(0, app.router.routes.pop())
     # Signed webhooks share the process, its Resources and its rate limiter.
     install_webhooks(
         app, settings, resources, limiter=runtime.limits.limiter, client_ip=runtime.client_ip

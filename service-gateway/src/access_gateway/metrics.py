@@ -67,6 +67,11 @@ class GatewayMetrics:
             "Switches from the shared rate-limit budget to this replica's warm share",
             registry=registry,
         )
+        self.ratelimit_store_calls = Counter(
+            "gateway_ratelimit_store_calls_total",
+            "INCRBYs sent to the shared rate-limit store (each leases a block of hits)",
+            registry=registry,
+        )
         self.principals = Counter(
             "gateway_principal_cache_total",
             "Token lookups by result (hit, miss)",

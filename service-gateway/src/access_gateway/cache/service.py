@@ -16,6 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from prometheus_client import Counter, Histogram
+
 from access_common.backends.kv import KeyValue
 from access_common.errors import BackendError
 from access_gateway.cache.entry import CachedResponse
@@ -58,6 +60,8 @@ class ResponseCache:
         self._store_down_until = 0.0
         self._served = 0
         self._from_cache = 0
+        # (route, result) -> its counter and the route's age histogram: labels() locks.
+        self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         metrics.cache_hit_ratio.set_function(self.hit_ratio)
 
     def now(self) -> float:
@@ -105,8 +109,14 @@ class ResponseCache:
         self, entry: CachedResponse, route_id: str, result: CacheResult, now: float
     ) -> tuple[CachedResponse, CacheResult]:
         self._from_cache += 1
-        self._metrics.cache_requests.labels(route_id, result.lower()).inc()
-        self._metrics.projection_age.labels(route_id).observe(max(0.0, now - entry.as_of))
+        children = self._children.get((route_id, result))
+        if children is None:
+            children = self._children[(route_id, result)] = (
+                self._metrics.cache_requests.labels(route_id, result.lower()),
+                self._metrics.projection_age.labels(route_id),
+            )
+        children[0].inc()
+        children[1].observe(max(0.0, now - entry.as_of))
         return entry, result
 
     def _refresh(

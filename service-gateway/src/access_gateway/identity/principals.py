@@ -47,6 +47,7 @@ class Principals:
     ) -> None:
         self._client = client
         self._metrics = metrics
+        self._hits = metrics.principals.labels("hit")  # labels() per request costs a lock
         self._max_entries = max_entries
         self._margin = margin_seconds
         self._clock = clock
@@ -60,7 +61,7 @@ class Principals:
         """The remembered principal of a token, if still well before its expiry."""
         principal = self._get(token)
         if principal is not None:
-            self._metrics.principals.labels("hit").inc()
+            self._hits.inc()
         return principal
 
     def _get(self, token: str) -> VerifiedPrincipal | None:

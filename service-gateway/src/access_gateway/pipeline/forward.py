@@ -19,6 +19,8 @@ from access_gateway.cache.entry import CachedResponse
 __all__ = ["PASSED_REQUEST_HEADERS", "answer_of", "upstream_headers"]
 
 PASSED_REQUEST_HEADERS = ("accept", "content-type", "accept-language")
+# ASGI header names are lower-case bytes: compared as such, only kept ones are decoded.
+_PASSED = frozenset(name.encode("latin-1") for name in PASSED_REQUEST_HEADERS)
 _KEPT_RESPONSE_HEADERS = frozenset({"content-type", "etag", "last-modified", "content-language"})
 _AS_OF = "x-projection-as-of"
 _CODES = {
@@ -34,9 +36,8 @@ def upstream_headers(
     """The headers sent upstream: the allowed ones, then the verified identity."""
     headers: dict[str, str] = {}
     for key, value in incoming:
-        name = key.decode("latin-1")
-        if name in PASSED_REQUEST_HEADERS:
-            headers[name] = value.decode("latin-1")
+        if key in _PASSED:
+            headers[key.decode("latin-1")] = value.decode("latin-1")
     if tenant is not None:
         headers["x-tenant-id"] = tenant
     if user is not None:
@@ -48,15 +49,21 @@ def answer_of(response: httpx.Response, upstream: str, expose: tuple[str, ...]) 
     """The part of an upstream answer the gateway keeps and relays."""
     if response.status_code >= 400:
         return _client_error(response, upstream)
-    kept = _KEPT_RESPONSE_HEADERS | {name.lower() for name in expose}
-    headers = tuple((k, v) for k, v in response.headers.items() if k in kept)
+    kept = _KEPT_RESPONSE_HEADERS
+    if expose:
+        kept = kept.union(name.lower() for name in expose)
+    headers: list[tuple[str, str]] = []
     as_of = 0.0
-    if _AS_OF in response.headers:
-        try:
-            as_of = float(response.headers[_AS_OF])
-        except ValueError:
-            as_of = 0.0
-    return CachedResponse(response.status_code, headers, response.content, as_of=as_of)
+    # One pass over the answer's headers (httpx's lookups each scan and lower-case them).
+    for key, value in response.headers.multi_items():
+        if key in kept:
+            headers.append((key, value))
+        elif key == _AS_OF:
+            try:
+                as_of = float(value)
+            except ValueError:
+                as_of = 0.0
+    return CachedResponse(response.status_code, tuple(headers), response.content, as_of=as_of)
 
 
 def _client_error(response: httpx.Response, upstream: str) -> CachedResponse:

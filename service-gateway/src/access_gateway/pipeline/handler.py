@@ -70,8 +70,12 @@ class Pipeline:
             self._count(request, exc.status)
             raise
         self._count(request, response.status_code)
-        response.headers.update(headers)
-        response.headers["Server-Timing"] = timing.header()
+        # Appended as bytes: the names are the gateway's own and never already present,
+        # and MutableHeaders would scan and re-encode the list for each one.
+        raw = response.raw_headers
+        for name, value in headers.items():
+            raw.append((name.encode("latin-1"), value.encode("latin-1")))
+        raw.append((b"server-timing", timing.header().encode("latin-1")))
         return response
 
     def _count(self, request: Request, status: int) -> None:
@@ -92,7 +96,8 @@ class Pipeline:
         route, params = runtime.routes.match(request.method, scope["path"])
         # The request middleware labels metrics with scope["route"].path: the template.
         scope["route"] = route
-        query = route.query(request.query_params.multi_items())
+        # No query string (most reads): no parsing, only the declared defaults.
+        query = route.query(request.query_params.multi_items() if scope["query_string"] else [])
         spec = route.spec
         caller = Caller(self._client_ip(request))
 
@@ -141,17 +146,18 @@ class Pipeline:
 
         upstream = runtime.upstreams[spec.upstream]
         user = caller.principal.sub if caller.principal is not None else None
-        call = UpstreamCall(
-            method=request.method,
-            path=route.upstream_path(params),
-            params=[(k, _text(v)) for k, v in query.items()],
-            content=body or None,
-            headers=upstream_headers(raw_headers, tenant=caller.tenant, user=user),
-            timeout=spec.timeout_seconds,
-            idempotent=request.method in ("GET", "PUT", "DELETE"),
-        )
 
         async def fetch() -> CachedResponse:
+            # Built here, not before the cache: a hit needs none of it.
+            call = UpstreamCall(
+                method=request.method,
+                path=route.upstream_path(params),
+                params=[(k, _text(v)) for k, v in query.items()],
+                content=body or None,
+                headers=upstream_headers(raw_headers, tenant=caller.tenant, user=user),
+                timeout=spec.timeout_seconds,
+                idempotent=request.method in ("GET", "PUT", "DELETE"),
+            )
             started = timing.start()
             try:
                 return answer_of(await upstream.send(call), upstream.name, spec.expose_headers)
@@ -174,9 +180,10 @@ class Pipeline:
         entry, result = await runtime.cache.get(key, spec.id, spec.cache, fetch)
         timing.stop("cache", started, result)
         response = _response(entry)
-        response.headers["X-Cache"] = result
+        response.raw_headers.append((b"x-cache", result.encode("latin-1")))
         if result != "MISS":
-            response.headers["Age"] = str(max(0, int(runtime.cache.now() - entry.stored_at)))
+            age = max(0, int(runtime.cache.now() - entry.stored_at))
+            response.raw_headers.append((b"age", str(age).encode("latin-1")))
         return response
 
     async def _entitle(
@@ -269,6 +276,9 @@ def _text(value: object) -> str:
 
 def _response(entry: CachedResponse) -> Response:
     response = Response(content=entry.body, status_code=entry.status)
-    for name, value in entry.headers:
-        response.headers[name] = value
+    # Kept upstream headers are distinct, lower-case and never content-length (which
+    # Response sets), so they are appended without MutableHeaders' scan per name.
+    response.raw_headers.extend(
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in entry.headers
+    )
     return response

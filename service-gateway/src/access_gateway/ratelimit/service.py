@@ -14,6 +14,8 @@ import contextlib
 import logging
 import time
 
+from prometheus_client import Counter
+
 from access_common.backends.kv import KeyValue
 from access_common.errors import BackendError
 from access_common.ratelimit import RateDecision, RateLimiter
@@ -46,6 +48,8 @@ class RateLimits:
         self._kv = kv
         self._min_replicas = min_replicas
         self._switches_seen = 0
+        self._store_calls_seen = 0
+        self._allowed: dict[str, Counter] = {}  # per tier: labels() costs a lock per call
         self._task: asyncio.Task[None] | None = None
         limiter.replicas = max(limiter.replicas, min_replicas)
         metrics.ratelimit_degraded.set_function(lambda: float(limiter.degraded))
@@ -54,9 +58,13 @@ class RateLimits:
         """Count one request of ``subject`` (an IP or a user) in the tier; 429 when spent."""
         tier = self.tiers[tier_name]
         decision = await self.limiter.hit(f"{tier_name}:{subject}", self.tiers.limits[tier_name])
-        if self.limiter.switches != self._switches_seen:
-            self._metrics.ratelimit_switches.inc(self.limiter.switches - self._switches_seen)
-            self._switches_seen = self.limiter.switches
+        limiter = self.limiter
+        if limiter.switches != self._switches_seen:
+            self._metrics.ratelimit_switches.inc(limiter.switches - self._switches_seen)
+            self._switches_seen = limiter.switches
+        if limiter.store_calls != self._store_calls_seen:
+            self._metrics.ratelimit_store_calls.inc(limiter.store_calls - self._store_calls_seen)
+            self._store_calls_seen = limiter.store_calls
         if not decision.allowed:
             self._metrics.ratelimit_decisions.labels(tier_name, "limited").inc()
             raise RateLimitExceeded(
@@ -68,7 +76,12 @@ class RateLimits:
                 },
                 headers=decision.headers(),
             )
-        self._metrics.ratelimit_decisions.labels(tier_name, "allowed").inc()
+        allowed = self._allowed.get(tier_name)
+        if allowed is None:
+            allowed = self._allowed[tier_name] = self._metrics.ratelimit_decisions.labels(
+                tier_name, "allowed"
+            )
+        allowed.inc()
         return decision
 
     def start(self) -> None:

@@ -64,6 +64,9 @@ class Upstream:
         self.spec = spec
         self._slots = asyncio.Semaphore(spec.max_concurrency)
         self._waiting = 0
+        # labels() hashes and locks on every call: the per-call children are kept.
+        self._ok = metrics.upstream_calls.labels(name, "ok")
+        self._seconds = metrics.upstream_seconds.labels(name)
         metrics.circuit_state.labels(name).set_function(self._state_value)
 
     def _state_value(self) -> float:
@@ -136,7 +139,7 @@ class Upstream:
             self.breaker.release_probe()
             raise
         finally:
-            self.metrics.upstream_seconds.labels(self.name).observe(loop.time() - started)
+            self._seconds.observe(loop.time() - started)
             if outcome != "error":
                 self.metrics.upstream_calls.labels(self.name, outcome).inc()
         if response.status_code >= 500:
@@ -150,7 +153,7 @@ class Upstream:
                 self.name, "The upstream's answer is too large",
                 details={"limit_bytes": self.max_body_bytes},
             )  # fmt: skip
-        self.metrics.upstream_calls.labels(self.name, "ok").inc()
+        self._ok.inc()
         return response
 
     async def _request(self, call: UpstreamCall, *, deadline: float) -> httpx.Response:
