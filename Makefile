@@ -77,7 +77,7 @@ test: install tools lint prometheus backends-up keycloak-up ## lint, then every 
 test-fast: install ## unit tests on embedded backends only (real-backend tests skip)
 	$(VENV)/bin/pytest -m "not redis and not postgres and not nats and not kafka and not keycloak" $(PYTEST_ARGS)
 
-bench: install ## benchmarks -> docs/benchmarks.md (~8 min); QUICK=1: ~2 min smoke -> .local/
+bench: install ## benchmarks -> docs/benchmarks.md (~13 min); QUICK=1: ~2 min smoke -> .local/
 	$(PY) -m bench $(if $(QUICK),--quick --output .local/benchmarks-quick.md)
 
 prometheus: ## install Debian's prometheus (promtool + server) when missing

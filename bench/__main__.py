@@ -21,6 +21,8 @@ Written by `make bench` (code in `bench/`). Numbers are from one run on the mach
 below, a shared 2-core VM whose speed varies up to 5x between sessions: read each
 absolute number beside the bare baseline measured in the same run (a bare FastAPI
 route, or the direct upstream), and compare ratios across runs, not raw numbers.
+Hand-written notes (how the numbers moved during the work, A/B runs, profiles) are in
+[benchmarks-notes.md](benchmarks-notes.md), which no run replaces.
 """
 
 

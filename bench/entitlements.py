@@ -262,8 +262,8 @@ placed before FastAPI's (same functions; the FastAPI routes stay for the OpenAPI
 contract), since FastAPI's per-request route handling was half of a cached check's CPU -
 in-process, through the ASGI app, a cached check went from about 195 µs to 105 µs, level
 with the bare route's. PostgreSQL is not on the hot path: it is read once per tenant per
-policy version. The machine was shared with other developers' builds and tests while this
-ran (1-minute load average {load_start:.1f} at the start, {load_end:.1f} at the end, on
+policy version. The machine may be shared with other work while this runs
+(1-minute load average {load_start:.1f} at the start, {load_end:.1f} at the end, on
 {cores} cores): read the ratios, not the absolute numbers."""
 
 KINDS = ("bare", "cached", "uncached", "batch")

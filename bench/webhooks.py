@@ -283,7 +283,7 @@ async def run(*, quick: bool = False) -> str:
             "",
             f"Gateway / bare: **{ratio:.0%}**; by CPU per response (what a saturated core "
             f"would give): **{cpu_ratio:.0%}**. Load average when the run ended: {load}",
-            "(2 cores; other developers' test runs share the machine).",
+            "(2 cores; above 1 the machine was shared while this ran).",
             "",
             "Latency at half the gateway's ceiling, open loop (latency from the scheduled",
             f"send time), {SENDERS} connections, {duration:.0f} s after 1 s warm-up:",
