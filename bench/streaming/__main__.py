@@ -75,7 +75,10 @@ process on core 1.
   Python server the bench starts (streaming service included: nothing to wire in the
   service); it times each collection with `gc.callbacks` from the moment the server is up
   (SIGUSR2) until its load ends (SIGUSR1) and writes counts, total, maximum and pauses over
-  1/5/10/20/50/100 ms to `.local/bench-streaming/<server>-<scenario>.gc.json`."""
+  1/5/10/20/50/100 ms to `.local/bench-streaming/<server>-<scenario>.gc.json`.
+  For diagnosis, `BENCH_GC_TRACE=<file>` appends one JSON line per collection (pid,
+  generation, wall/CPU ms, objects walked, collected); it lists the objects before each
+  collection, so it is never set for a reported run."""
 
 
 def _load() -> str:
