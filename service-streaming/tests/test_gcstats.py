@@ -76,3 +76,17 @@ async def test_no_rebase_after_stop() -> None:
     gc.unfreeze()
     await asyncio.sleep(0.01)
     assert pauses.collections[2] == 1
+
+
+async def test_a_full_collection_in_another_thread_rebases_on_the_loop() -> None:
+    pauses = GcPauses()
+    pauses.start()
+    try:
+        await asyncio.to_thread(gc.collect)
+        async with asyncio.timeout(2):
+            while pauses.collections[2] < 2:
+                await asyncio.sleep(0.01)
+        assert not pauses._rebase_due
+    finally:
+        pauses.stop()
+        gc.unfreeze()

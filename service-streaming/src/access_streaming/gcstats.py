@@ -88,9 +88,13 @@ class GcPauses:
             gc.freeze()
             self.freezes += 1
             if not self._rebasing and not self._rebase_due and self._loop is not None:
-                # gc.collect() cannot run inside a collection: on the next loop turn.
+                # gc.collect() cannot run inside a collection: on the next loop turn. A
+                # collection may run in any thread (an executor's too), hence threadsafe.
                 self._rebase_due = True
-                self._loop.call_soon(self.rebase)
+                try:
+                    self._loop.call_soon_threadsafe(self.rebase)
+                except RuntimeError:  # the loop is closed: nothing left to re-base
+                    self._rebase_due = False
 
     def rebase(self) -> None:
         """Collect the unfrozen heap once, so the next full collection is due by count only."""
