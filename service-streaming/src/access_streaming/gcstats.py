@@ -44,6 +44,7 @@ from typing import Any
 __all__ = ["THRESHOLDS", "GcPauses"]
 
 _RECENT = 1024
+_REBASE_TRIES = 100
 
 # gen 0 as CPython's default; gen 1 every 5 gen-0 collections, gen 2 every second gen 1.
 THRESHOLDS = (700, 5, 1)
@@ -96,16 +97,22 @@ class GcPauses:
                 except RuntimeError:  # the loop is closed: nothing left to re-base
                     self._rebase_due = False
 
-    def rebase(self) -> None:
+    def rebase(self, tries: int = _REBASE_TRIES) -> None:
         """Collect the unfrozen heap once, so the next full collection is due by count only."""
         self._rebase_due = False
         if not self._installed:
             return
+        done = self.collections[2]
         self._rebasing = True
         try:
             gc.collect()
         finally:
             self._rebasing = False
+        if self.collections[2] == done and tries > 1 and self._loop is not None:
+            # gc.collect() returns at once while another thread is still collecting (the
+            # one whose callback scheduled this): again shortly.
+            self._rebase_due = True
+            self._loop.call_later(0.001, self.rebase, tries - 1)
 
     def start(self) -> None:
         """Install the callback (once) and the thresholds; re-bases on the running loop."""
