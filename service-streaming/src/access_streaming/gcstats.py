@@ -17,7 +17,7 @@ What is done:
   instant the young generations are empty and every unreachable cycle was just
   collected, so only live objects are frozen and no later collection walks them.
 - **Smaller, more frequent older collections** (thresholds 700, 5, 1): gen 1 every five
-  gen-0 collections, a full one every second gen-1 collection. A full one then walks
+  gen-0 collections, a full one after every two gen-1 collections. A full one walks
   what about fifteen gen-0 collections left alive (5,000 to 15,000 objects, a few ms)
   instead of a hundred's worth; each surviving object is still walked about three
   times before it is frozen, so the collector's total work hardly changes.
@@ -46,7 +46,7 @@ __all__ = ["THRESHOLDS", "GcPauses"]
 _RECENT = 1024
 _REBASE_TRIES = 100
 
-# gen 0 as CPython's default; gen 1 every 5 gen-0 collections, gen 2 every second gen 1.
+# gen 0 as CPython's default; gen 1 every 5 gen-0 collections, gen 2 after two gen-1 ones.
 THRESHOLDS = (700, 5, 1)
 
 
