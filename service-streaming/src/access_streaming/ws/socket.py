@@ -286,27 +286,39 @@ class StreamSocket(asyncio.Protocol):
             self._dirty = True
             self._runtime.ws_flusher.mark(self)
 
-    def flush(self) -> tuple[int, DataFrame | None]:
-        """Write everything queued in one write; the count and the first data frame."""
+    def flush(self) -> int:
+        """Write everything queued in one write; how many messages that was."""
         self._dirty = False
         connection = self._connection
         if connection is None or self._state != _OPEN:
-            return 0, None
+            return 0
         if connection.closed:
             self._send_close(connection)
-            return 0, None
-        if self._paused or not connection.queue or self.transport.is_closing():
-            return 0, None
+            return 0
+        queue = connection.queue
+        if self._paused or not queue or self.transport.is_closing():
+            return 0
+        if len(queue) == 1 and connection.dropping is None:
+            # One message since the last turn (market rates per connection): no list, no join.
+            self.transport.write(queue.popleft().ws_frame())
+            connection.sent += 1
+            return 1
         batch = connection.take_batch()
         if connection.queue:  # gaps announced by take_batch go out in the same write
             batch += connection.take_batch()
         self.transport.write(b"".join([frame.ws_frame() for frame in batch]))
         count = len(batch)
         connection.sent += count
-        for frame in batch:
-            if isinstance(frame, DataFrame):
-                return count, frame
-        return count, None
+        return count
+
+    def first_data(self) -> DataFrame | None:
+        """The first data message queued (the flusher's lag sample), or None."""
+        connection = self._connection
+        if connection is not None:
+            for frame in connection.queue:
+                if isinstance(frame, DataFrame):
+                    return frame
+        return None
 
     def _send_close(self, connection: Connection) -> None:
         """The final message (if any), then the close frame; the peer has 2 s to answer."""
