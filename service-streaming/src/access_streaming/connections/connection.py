@@ -149,7 +149,11 @@ class Connection:
             # the queue was empty (a non-empty queue already has its flush or writer coming).
             queue.append(frame)
             if len(queue) == 1:
-                self._wake()
+                notify = self.notify
+                if notify is not None:
+                    notify()
+                else:
+                    self._wake()
             return
         self.push(frame)
 
