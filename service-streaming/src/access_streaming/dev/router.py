@@ -26,21 +26,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "BACKEND_UNAVAILABLE: the bus did not accept it"},
 }
 
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [
-                        PublishMessage.model_json_schema(),
-                        {"type": "array", "items": PublishMessage.model_json_schema()},
-                    ]
-                }
-            }
-        },
-    }
-}
+_ONE = PublishMessage.model_json_schema()
+_SCHEMA = {"anyOf": [_ONE, {"type": "array", "items": _ONE}]}
+_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": _SCHEMA}}}}
 
 
 @router.post(
