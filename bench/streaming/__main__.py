@@ -35,6 +35,7 @@ from bench.streaming.targets import (
     streaming_peers,
 )
 from bench.streaming.yardstick import BENCH_NAMES, run_yardstick
+from bench.streaming.yardstick import SCENARIOS as YARD_SCENARIOS
 from bench.streaming.yardstick import render as render_yardstick
 
 OUTPUT = REPO / "docs" / "benchmarks.md"
@@ -167,7 +168,8 @@ def main() -> int:
                 section = _harness(plan, scenarios, servers, target, reason, args.bus, args.note)
                 write_block(args.output, BLOCK, section)
             if args.yardstick or args.yardstick_only:
-                yard = tuple(BENCH_NAMES[s] for s in scenarios)
+                wanted = {BENCH_NAMES[s] for s in scenarios}
+                yard = tuple(s for s in YARD_SCENARIOS if s in wanted)  # the yardstick's order
                 results = run_yardstick(
                     args.yardstick_dir, target, reason, quick=args.quick, scenarios=yard
                 )
