@@ -9,6 +9,9 @@ from access_streaming.gcstats import THRESHOLDS, GcPauses
 def test_a_full_collection_freezes_what_survived() -> None:
     pauses = GcPauses()
     pauses.start()
+    # Automatic collections would count too (thresholds 700/5/1 make a full one likely
+    # while the survivors are allocated): only the explicit ones are under test.
+    gc.disable()
     try:
         survivors = [[i] for i in range(1000)]
         before = gc.get_freeze_count()
@@ -22,6 +25,7 @@ def test_a_full_collection_freezes_what_survived() -> None:
         assert report["collections"]["gen2"] == 1
         assert "frozen_objects" not in report  # counting them walks the frozen set
     finally:
+        gc.enable()
         pauses.stop()
         gc.unfreeze()
 
