@@ -139,7 +139,7 @@ async def _httpr(url: str) -> tuple[Get, Callable[[], Awaitable[None]]]:
 
 
 CLIENTS: dict[str, Factory] = {
-    "HttpClient (httptools, today)": _http_client,
+    "HttpClient (all of it)": _http_client,
     "httptools protocol (floor)": _http1,
     "aiohttp": _aiohttp,
     "httpx": _httpx,
