@@ -179,6 +179,12 @@ async def test_request_line_headers_and_body(base: str) -> None:
     assert headers["x-tenant-id"] == "t"
     assert headers["content-length"] == "2"  # the client frames the body itself
     assert headers["host"] == base.removeprefix("http://")
+    _, _, body = await pool.request(
+        "GET", base + "/echo?q=a b", {"x-user-id": "李"}, None, timeout=2, idempotent=True
+    )
+    _, query, headers, _ = eval(body)  # noqa: S307 - our own repr
+    assert query == b"q=a%20b"
+    assert headers["x-user-id"] == "李"  # sent as UTF-8 (the test app decodes UTF-8)
     with pytest.raises(ValueError, match="line break"):
         await pool.request("GET", base + "/", {"x": "a\r\nx-evil: 1"}, None, timeout=2,
                            idempotent=True)  # fmt: skip

@@ -16,7 +16,7 @@ import zlib
 from collections import deque
 from functools import lru_cache
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httptools
 
@@ -28,6 +28,8 @@ Http1Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 _WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _DECODERS = {b"gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}
+_PATH_SAFE = "/%:@!$&'()*+,;=~-._"
+_QUERY_SAFE = _PATH_SAFE + "?"
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 # Set by the client itself from the body it sends and its pooling.
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
@@ -49,7 +51,11 @@ def _target(url: str) -> tuple[tuple[str, int], str, str] | None:
     if parts.scheme != "http" or "@" in parts.netloc or not parts.hostname:
         return None
     port = parts.port or 80
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # As aiohttp (yarl) does: what is not allowed in a request target is percent-encoded,
+    # escapes already there are kept.
+    target = quote(parts.path or "/", safe=_PATH_SAFE)
+    if parts.query:
+        target += "?" + quote(parts.query, safe=_QUERY_SAFE)
     return (parts.hostname, port), parts.netloc, target
 
 
@@ -312,5 +318,5 @@ def _encode(
     # injection) would add one.
     if head.count("\n") != len(lines) or head.count("\r") != len(lines):
         raise ValueError("a request header contains a line break")
-    encoded = head.encode("latin-1")
+    encoded = head.encode()  # UTF-8, as aiohttp sends header values
     return encoded + body if body else encoded
