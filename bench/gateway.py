@@ -39,8 +39,9 @@ compare rows of one run). A cached read costs the gateway a little more CPU than
 bare route: uvicorn's HTTP handling and the shared request middleware are most of it,
 the pipeline's own
 stages (limiter, principal and decision lookups, cache, Server-Timing) tens of
-microseconds. An uncached read adds a whole HTTP exchange as a client (aiohttp: request
-setup, one send, response parsing) plus the upstream's own work, so on two cores shared
+microseconds. An uncached read adds a whole HTTP exchange as a client (`HttpClient`'s
+httptools protocol: one send, the answer parsed by llhttp, an `httpx.Response` built)
+plus the upstream's own work, so on two cores shared
 by the gateway, the upstream and wrk it cannot approach a direct row that needs only the
 upstream's process. With Redis, requests do not wait on it: the limiter leases blocks of
 the shared budget (one Lua `INCRBY` per block, refilled in the background; decision
