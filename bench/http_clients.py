@@ -22,7 +22,7 @@ from typing import Any
 
 import uvloop
 
-__all__ = ["CLIENTS", "measure"]
+__all__ = ["CLIENTS", "CLIENTS_REQUIRED", "measure"]
 
 Get = Callable[[], Awaitable[bytes]]
 Factory = Callable[[str], Awaitable[tuple[Get, Callable[[], Awaitable[None]]]]]
@@ -151,6 +151,10 @@ CLIENTS: dict[str, Factory] = {
 }
 
 
+# Dependencies of the project: their rows must run.
+CLIENTS_REQUIRED = frozenset(list(CLIENTS)[:4])
+
+
 async def _row(name: str, factory: Factory, url: str, concurrency: int, seconds: float) -> Any:
     try:
         get, close = await factory(url)
@@ -194,7 +198,13 @@ async def measure(url: str, seconds: float, names: list[str] | None = None) -> l
         for name, factory in CLIENTS.items():
             if names and name not in names:
                 continue
-            row = await _row(name, factory, url, concurrency, seconds)
+            try:
+                row = await _row(name, factory, url, concurrency, seconds)
+            except Exception as exc:  # an optional candidate's failure skips its row
+                if name in CLIENTS_REQUIRED:
+                    raise
+                print(f"{name}: skipped ({exc!r})", file=sys.stderr)
+                continue
             if row is not None:
                 rows.append(row)
     return rows
