@@ -25,9 +25,11 @@ from bench.streaming.processes import REPO, Unavailable
 from bench.streaming.results import Ladder, Run, Step, parse_summary, ratio
 from bench.streaming.targets import PUBLISH_PATH, TOPIC_PREFIX, Target
 
-__all__ = ["SCENARIOS", "YardRun", "render", "run_yardstick"]
+__all__ = ["BENCH_NAMES", "SCENARIOS", "YardRun", "render", "run_yardstick"]
 
 SCENARIOS = ("fanout1", "many", "idle10k")
+# The bench's scenario names (--scenarios) as the yardstick calls them.
+BENCH_NAMES = {"idle": "idle10k", "fanout1": "fanout1", "many": "many"}
 SERVERS = {"engine": ("engine peer", 8101), "plain": ("plain baseline", 8102)}
 STREAMING = "streaming service"
 
@@ -58,9 +60,14 @@ def _invoke(args: list[str], env: dict[str, str], jsonl: Path) -> Run:
 
 
 def run_yardstick(
-    yardstick: Path, streaming: Target | None, streaming_reason: str, *, quick: bool
+    yardstick: Path,
+    streaming: Target | None,
+    streaming_reason: str,
+    *,
+    quick: bool,
+    scenarios: tuple[str, ...] = SCENARIOS,
 ) -> list[YardRun]:
-    """Build, then run every scenario against each server; ``quick`` runs fewer fanout1 rates."""
+    """Build, then run each scenario against each server; ``quick`` runs fewer fanout1 rates."""
     script = str(yardstick / "run.sh")
     jsonl = REPO / ".local" / "yardstick" / "runs.jsonl"
     jsonl.parent.mkdir(parents=True, exist_ok=True)
@@ -72,9 +79,9 @@ def run_yardstick(
                            check=False, timeout=900)  # fmt: skip
     if built.returncode != 0:
         reason = f"run.sh build failed: {built.stderr.strip()[-200:]}"
-        return [YardRun(s, sc, error=reason) for sc in SCENARIOS for s in (*SERVERS, "seed003")]
+        return [YardRun(s, sc, error=reason) for sc in scenarios for s in (*SERVERS, "seed003")]
     results: list[YardRun] = []
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         for server, (_, port) in SERVERS.items():
             invoke = functools.partial(_invoke, [script, server, scenario], env, jsonl)
             results.append(_one(server, scenario, port, invoke))

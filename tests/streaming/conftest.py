@@ -28,8 +28,11 @@ from access_streaming.testing import (
     FakeEntitlements,
     RoutingTransport,
     StreamingServer,
+    recv_type,
     registry_for,
     run_server,
+    send_json,
+    ws_connect,
 )
 from access_streaming.topics import TopicRegistry
 
@@ -41,6 +44,12 @@ class Mint(Protocol):
 
 
 StartStreaming = Callable[..., AbstractAsyncContextManager[StreamingServer]]
+
+
+class Subscribed(Protocol):
+    def __call__(
+        self, server: StreamingServer, *topics: str, **options: Any
+    ) -> AbstractAsyncContextManager[Any]: ...
 
 
 @pytest.fixture
@@ -130,3 +139,24 @@ def start_streaming(
 @pytest.fixture
 def registry() -> TopicRegistry:
     return registry_for(prices="nats", curves="nats")
+
+
+@pytest.fixture
+def subscribed(entitlements: FakeEntitlements, mint: Mint) -> Subscribed:
+    """``async with subscribed(server, topic, ...) as ws``: alice (tenant-a, analyst), entitled
+    to the topics, connected (``options`` go to ``ws_connect``), greeted and subscribed."""
+
+    @asynccontextmanager
+    async def open_subscribed(
+        server: StreamingServer, *topics: str, **options: Any
+    ) -> AsyncIterator[Any]:
+        for topic in topics:
+            entitlements.allow("tenant-a", "analyst", topic)
+        token = await mint("alice", "tenant-a")
+        async with await ws_connect(server, token, **options) as ws:
+            await recv_type(ws, "connection_established")
+            await send_json(ws, {"action": "subscribe", "data": {"topics": list(topics)}})
+            await recv_type(ws, "subscribed")
+            yield ws
+
+    return open_subscribed

@@ -109,6 +109,15 @@ async def test_publish_endpoint_only_in_local(
         unknown = await client.post("/dev/publish", json=[{"topic": "no.such", "data": 1}])
         assert unknown.status_code == 404
         assert unknown.json()["code"] == "TOPIC_UNKNOWN"
+        for body, status, code in [
+            (b"{", 422, "VALIDATION_FAILED"),
+            (b'[{"topic": "x.y"}]', 422, "VALIDATION_FAILED"),
+            (b'{"topic": 5, "data": 1}', 400, "TOPIC_INVALID"),
+            (b'[{"topic": "' + prices.encode() + b'", "data": 1}, {"topic": "no.such", '
+             b'"data": 1}]', 404, "TOPIC_UNKNOWN"),
+        ]:  # fmt: skip
+            bad = await client.post("/dev/publish", content=body)
+            assert (bad.status_code, bad.json()["code"]) == (status, code), body
         left = await client.post("/sse/unsubscribe", data=form, params={"token": token})
         assert left.json() == {
             "success": True,

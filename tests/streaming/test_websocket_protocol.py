@@ -18,7 +18,7 @@ from access_streaming.testing import (
 )
 from access_streaming.topics import TopicRegistry
 
-from .conftest import Mint, StartStreaming
+from .conftest import Mint, StartStreaming, Subscribed
 
 
 async def test_connect_subscribe_filter_ping_unsubscribe(
@@ -164,19 +164,13 @@ async def test_refusals_before_the_upgrade(
 
 
 async def test_browser_style_client_with_origin(
-    start_streaming: StartStreaming, registry: TopicRegistry, entitlements: FakeEntitlements,
-    mint: Mint,
-) -> None:  # fmt: skip
+    start_streaming: StartStreaming, registry: TopicRegistry, subscribed: Subscribed
+) -> None:
     prices, _ = registry.names()
-    entitlements.allow("tenant-a", "analyst", prices)
-    token = await mint("alice", "tenant-a")
-    async with start_streaming(registry) as server, await ws_connect(
-        server, token, origin="https://screens.example.com",
+    async with start_streaming(registry) as server, subscribed(
+        server, prices, origin="https://screens.example.com",
         user_agent_header="Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
     ) as ws:  # fmt: skip
-        assert (await recv_json(ws))["type"] == "connection_established"
-        await send_json(ws, {"action": "subscribe", "data": {"topics": [prices]}})
-        await recv_type(ws, "subscribed")
         await server.runtime.buses["nats"].publish(prices, b'{"price": 1}')
         assert (await recv_type(ws, "data"))["data"] == {"price": 1}
 

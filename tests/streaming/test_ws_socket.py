@@ -31,7 +31,7 @@ from access_streaming.testing import (
 )
 from access_streaming.topics import TopicRegistry
 
-from .conftest import Mint, StartStreaming
+from .conftest import Mint, StartStreaming, Subscribed
 
 
 def _masked_text(payload: bytes) -> bytes:
@@ -64,16 +64,10 @@ def _message(topic: str, offset: int, size: int = 4000) -> Message:
 
 
 async def test_several_frames_per_write_and_order_kept(
-    start_streaming: StartStreaming, registry: TopicRegistry, entitlements: FakeEntitlements,
-    mint: Mint,
-) -> None:  # fmt: skip
+    start_streaming: StartStreaming, registry: TopicRegistry, subscribed: Subscribed
+) -> None:
     prices, _ = registry.names()
-    entitlements.allow("tenant-a", "analyst", prices)
-    token = await mint("alice", "tenant-a")
-    async with start_streaming(registry) as server, await ws_connect(server, token) as ws:
-        await recv_type(ws, "connection_established")
-        await send_json(ws, {"action": "subscribe", "data": {"topics": [prices]}})
-        await recv_type(ws, "subscribed")
+    async with start_streaming(registry) as server, subscribed(server, prices) as ws:
         hub = server.runtime.hub
         # 50 messages in one loop turn: one flush, one write for all of them.
         for offset in range(50):
@@ -198,22 +192,16 @@ async def test_mass_disconnects_are_not_errors(
 
 
 async def test_a_closed_connection_is_freed_without_the_collector(
-    start_streaming: StartStreaming, registry: TopicRegistry, entitlements: FakeEntitlements,
-    mint: Mint,
-) -> None:  # fmt: skip
+    start_streaming: StartStreaming, registry: TopicRegistry, subscribed: Subscribed
+) -> None:
     # Full collections freeze what survives (gcstats.py): a closed connection must then be
     # freed by reference counts alone, so nothing it held may form a cycle.
     prices, _ = registry.names()
-    entitlements.allow("tenant-a", "analyst", prices)
-    token = await mint("alice", "tenant-a")
     async with start_streaming(registry) as server:
         runtime = server.runtime
         gc.disable()
         try:
-            async with await ws_connect(server, token) as ws:
-                await recv_type(ws, "connection_established")
-                await send_json(ws, {"action": "subscribe", "data": {"topics": [prices]}})
-                await recv_type(ws, "subscribed")
+            async with subscribed(server, prices) as ws:
                 await send_json(ws, {"action": "ping"})
                 await recv_type(ws, "pong")
                 (connection,) = runtime.connections.values()

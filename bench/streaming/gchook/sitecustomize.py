@@ -9,6 +9,13 @@ the write is never part of it) and at exit. The bench sends SIGUSR2 once the ser
 (start-up collections are dropped: counting starts afresh) and SIGUSR1 when its load ends
 (the numbers are written and frozen, so shutdown is not counted). Without ``BENCH_GC_STATS``
 it does nothing.
+
+With ``BENCH_GC_TRACE`` naming a file as well, each collection is also appended there as
+one JSON line (generation, wall/CPU ms, objects in the generations it walked, collected,
+``gc.get_count()`` before it, ``gc.get_stats()`` of its generation): for finding which
+collections are long and why. Counting the walked objects lists them (``gc.get_objects``),
+which costs time before the collection starts (not inside the timed pause): diagnosis
+only, never in a reported run.
 """
 
 from __future__ import annotations
@@ -28,8 +35,12 @@ THRESHOLDS_MS = (1, 5, 10, 20, 50, 100)
 class GcTimer:
     """Accumulates collection pauses and writes them to one file."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, trace: str = "") -> None:
         self.path = path
+        self.trace = trace
+        self.traced: list[bytes] = []
+        self.walked = 0
+        self.counts: tuple[int, int, int] = (0, 0, 0)
         self.started = 0.0
         self.started_cpu = 0.0
         self.written = 0.0
@@ -53,6 +64,10 @@ class GcTimer:
         if not self.recording:
             return
         if phase == "start":
+            if self.trace:
+                self.counts = gc.get_count()
+                generation = int(info.get("generation", 0))
+                self.walked = sum(len(gc.get_objects(g)) for g in range(generation + 1))
             self.started = time.perf_counter()
             self.started_cpu = time.thread_time()
             return
@@ -73,6 +88,23 @@ class GcTimer:
         for threshold in THRESHOLDS_MS:
             if pause > threshold:
                 self.over_ms[str(threshold)] += 1
+        if self.trace:
+            self.traced.append(
+                orjson.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "t": round(time.time(), 3),
+                        "gen": generation,
+                        "ms": round(pause, 3),
+                        "cpu_ms": round(cpu, 3),
+                        "walked": self.walked,
+                        "collected": info.get("collected"),
+                        "uncollectable": info.get("uncollectable"),
+                        "count_before": self.counts,
+                        "stats": gc.get_stats()[min(generation, 2)],
+                    }
+                )
+            )
         now = time.monotonic()
         if now - self.written >= 1.0:
             self.written = now
@@ -82,6 +114,8 @@ class GcTimer:
         """SIGUSR2: the server is up; count from now."""
         self.reset()
         self.recording = True
+        if self.trace:
+            self.traced.append(orjson.dumps({"pid": os.getpid(), "t": time.time(), "event": "up"}))
         self.write()
 
     def on_stop_signal(self, signum: int, frame: object) -> None:
@@ -106,6 +140,13 @@ class GcTimer:
             # freezes after full collections that is millions of objects, tens of ms of
             # stall inside the server. Counted once, when the load is over.
             body["frozen"] = gc.get_freeze_count()
+        if self.traced:
+            try:
+                with open(self.trace, "ab") as out:
+                    out.write(b"\n".join(self.traced) + b"\n")
+            except OSError:
+                pass
+            self.traced = []
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
             with open(tmp, "wb") as out:
@@ -119,7 +160,7 @@ def _install() -> None:
     path = os.environ.get("BENCH_GC_STATS")
     if not path:
         return
-    timer = GcTimer(path)
+    timer = GcTimer(path, os.environ.get("BENCH_GC_TRACE", ""))
     gc.callbacks.append(timer.callback)
     signal.signal(signal.SIGUSR2, timer.on_start_signal)
     signal.signal(signal.SIGUSR1, timer.on_stop_signal)

@@ -22,6 +22,8 @@ def uvicorn_options(settings: StreamingSettings) -> dict[str, Any]:
     """
     half = settings.heartbeat_timeout / 2
     return {
+        # httptools, minus the parser cycle an upgraded connection would leave (GC: frozen).
+        "http": "access_streaming.connections.upgrade:UpgradeReleasingHttp",
         "ws": "access_streaming.ws.socket:StreamSocket",
         "ws_ping_interval": half,
         "ws_ping_timeout": half,

@@ -143,6 +143,18 @@ class Connection:
             if held is not None:
                 held.append(frame)
                 return
+        queue = self.queue
+        if not self.closed and self.dropping is None and len(queue) < self.max_queue:
+            # The common case, inlined: no call beyond the append, and a wake-up only when
+            # the queue was empty (a non-empty queue already has its flush or writer coming).
+            queue.append(frame)
+            if len(queue) == 1:
+                notify = self.notify
+                if notify is not None:
+                    notify()
+                else:
+                    self._wake()
+            return
         self.push(frame)
 
     def push(self, frame: Frame) -> None:

@@ -30,7 +30,9 @@ __all__ = ["ConnectionSlots", "Lease"]
 logger = logging.getLogger("access_streaming.slots")
 
 _PREFIX = "stream:slot"
-_REFRESH_CHUNK = 100
+# Leases refreshed per loop turn: with the in-process store a chunk never suspends, so its
+# size bounds how long a refresh of every slot holds up the fan-out (25: about a ms).
+_REFRESH_CHUNK = 25
 
 
 def _digest(*parts: str) -> str:

@@ -58,6 +58,7 @@ from access_streaming.ws.refusal import refusal
 
 if TYPE_CHECKING:
     from access_streaming.runtime import StreamingRuntime
+    from access_streaming.ws.flusher import Flusher
 
 __all__ = ["PATH", "StreamSocket"]
 
@@ -68,6 +69,9 @@ _CLOSE_TIMEOUT = 2.0  # seconds the peer has to answer our close frame
 _MAX_INBOX = 32  # client messages waiting to be handled before reading pauses
 _MAX_HANDSHAKE = 16_384
 _MAX_REASON = 120  # bytes of a close reason (the frame allows 123)
+# A server's empty ping (FIN + ping opcode, unmasked, no payload): the same bytes every time,
+# so 10,000 connections' heartbeats cost a write each, not a wsproto frame build each.
+_PING = b"\x89\x00"
 
 # Socket states, in order.
 _HANDSHAKE, _ADMITTING, _OPEN, _CLOSING, _CLOSED = range(5)
@@ -84,6 +88,7 @@ class StreamSocket(asyncio.Protocol):
         "_connection",
         "_connections",
         "_dirty",
+        "_flusher",
         "_handshake",
         "_inbox",
         "_max_size",
@@ -115,6 +120,7 @@ class StreamSocket(asyncio.Protocol):
         self._connection: Connection | None = None
         self._client: ClientProtocol | None = None
         self._dirty = False
+        self._flusher: Flusher | None = None
         self._paused = False
         self._parts: list[str | bytes] | None = None
         self._inbox: deque[tuple[str | None, bytes | None]] | None = None
@@ -273,6 +279,7 @@ class StreamSocket(asyncio.Protocol):
         self._state = _OPEN
         self._connection = connection
         self._client = ClientProtocol(runtime, connection)
+        self._flusher = runtime.ws_flusher
         connection.notify = self._mark
         connection.writer = self
         if self._ping_interval:
@@ -282,31 +289,43 @@ class StreamSocket(asyncio.Protocol):
     # -- writing ----------------------------------------------------------------------
 
     def _mark(self) -> None:
-        if not self._dirty and self._runtime is not None:
+        if not self._dirty and self._flusher is not None:
             self._dirty = True
-            self._runtime.ws_flusher.mark(self)
+            self._flusher.mark(self)
 
-    def flush(self) -> tuple[int, DataFrame | None]:
-        """Write everything queued in one write; the count and the first data frame."""
+    def flush(self) -> int:
+        """Write everything queued in one write; how many messages that was."""
         self._dirty = False
         connection = self._connection
         if connection is None or self._state != _OPEN:
-            return 0, None
+            return 0
         if connection.closed:
             self._send_close(connection)
-            return 0, None
-        if self._paused or not connection.queue or self.transport.is_closing():
-            return 0, None
+            return 0
+        queue = connection.queue
+        if self._paused or not queue or self.transport.is_closing():
+            return 0
+        if len(queue) == 1 and connection.dropping is None:
+            # One message since the last turn (market rates per connection): no list, no join.
+            self.transport.write(queue.popleft().ws_frame())
+            connection.sent += 1
+            return 1
         batch = connection.take_batch()
         if connection.queue:  # gaps announced by take_batch go out in the same write
             batch += connection.take_batch()
         self.transport.write(b"".join([frame.ws_frame() for frame in batch]))
         count = len(batch)
         connection.sent += count
-        for frame in batch:
-            if isinstance(frame, DataFrame):
-                return count, frame
-        return count, None
+        return count
+
+    def first_data(self) -> DataFrame | None:
+        """The first data message queued (the flusher's lag sample), or None."""
+        connection = self._connection
+        if connection is not None:
+            for frame in connection.queue:
+                if isinstance(frame, DataFrame):
+                    return frame
+        return None
 
     def _send_close(self, connection: Connection) -> None:
         """The final message (if any), then the close frame; the peer has 2 s to answer."""
@@ -335,7 +354,7 @@ class StreamSocket(asyncio.Protocol):
                 return
         else:
             self._ping_at = now
-            transport.write(ws.send(Ping(b"")))
+            transport.write(_PING)
         interval = self._ping_interval or 1.0
         self._beat = asyncio.get_running_loop().call_later(interval, self._ping)
 
