@@ -5,8 +5,8 @@ Every server is one uvicorn worker: the gateway, the real auth service (dev issu
 always-allow entitlements stand-in, the development projection upstream. Throughput is
 measured with wrk (closed loop, 32 connections: it saturates); latency at half of each
 row's throughput with the open-loop generator of bench/load.py. Then a Zipf workload
-after a cache warm gives the hit ratio, and the HTTP client rows compare httpx and
-aiohttp behind ``HttpClient`` (docs/decisions/0003).
+after a cache warm gives the hit ratio, and the HTTP client rows compare the candidate
+clients for the inter-service hops (bench/http_clients.py, docs/decisions/0003).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from pathlib import Path
 
 import httpx
 
-from access_common.http import HttpClient
 from access_gateway.routing.table import BUILTIN_ROUTES
 from bench.load import run_load
 from bench.servers import new_port, serving, uvicorn_argv
@@ -40,8 +39,9 @@ compare rows of one run). A cached read costs the gateway a little more CPU than
 bare route: uvicorn's HTTP handling and the shared request middleware are most of it,
 the pipeline's own
 stages (limiter, principal and decision lookups, cache, Server-Timing) tens of
-microseconds. An uncached read adds a whole HTTP exchange as a client (aiohttp: request
-setup, one send, response parsing) plus the upstream's own work, so on two cores shared
+microseconds. An uncached read adds a whole HTTP exchange as a client (`HttpClient`'s
+httptools protocol: one send, the answer parsed by llhttp, an `httpx.Response` built)
+plus the upstream's own work, so on two cores shared
 by the gateway, the upstream and wrk it cannot approach a direct row that needs only the
 upstream's process. With Redis, requests do not wait on it: the limiter leases blocks of
 the shared budget (one Lua `INCRBY` per block, refilled in the background; decision
@@ -181,30 +181,17 @@ async def _zipf(base: str, headers: dict[str, str], requests: int) -> tuple[floa
     return hits / max(1, sum(seen.values())), len(urls)
 
 
-async def _client_rows(url: str, seconds: float) -> list[str]:
-    rows = []
-    for concurrency in (1, 16, 64):
-        for name, client in (
-            ("httpx", HttpClient(transport=httpx.AsyncHTTPTransport(), retries=0)),
-            ("aiohttp", HttpClient(retries=0)),
-        ):
-            await client.get(url)
-            done = 0
-            deadline = time.perf_counter() + seconds
-
-            async def worker(c: HttpClient = client, until: float = deadline) -> None:
-                nonlocal done
-                while time.perf_counter() < until:
-                    (await c.get(url)).raise_for_status()
-                    done += 1
-
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            rows.append(
-                f"| {name} | {concurrency} | {done / (time.perf_counter() - started):,.0f} |"
-            )
-            await client.aclose()
-    return rows
+def _client_rows(url: str, seconds: float) -> list[str]:
+    """The client candidates, measured in a process of their own (bench/http_clients.py)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.http_clients", url, str(seconds)],
+        check=True, capture_output=True, text=True, timeout=600,
+    ).stdout  # fmt: skip
+    return [
+        f"| {row['client']} | {row['concurrency']} | {row['rps']:,.0f} | {row['cpu_ms']:.3f} | "
+        f"{row['loop_cpu_ms']:.3f} | {row['p50_ms']:.2f} |"
+        for row in json.loads(out)
+    ]
 
 
 async def run(*, quick: bool = False) -> str:
@@ -286,7 +273,7 @@ async def run(*, quick: bool = False) -> str:
             half[name] = (rate, load.percentile(50), load.percentile(99))
         _post(gw + "/api/v1/cache/warm", {}, bearer)
         ratio, distinct = await _zipf(gw, bearer, 1000 if quick else 5000)
-        client_rows = await _client_rows(up + "/instruments/NG-HH", seconds / 3)
+        client_rows = _client_rows(up + "/instruments/NG-HH", seconds / 3)
     shutil.rmtree(scratch, ignore_errors=True)
     return _report(
         results, cpu, half, store, ratio, distinct, client_rows, seconds, redis is not None
@@ -343,11 +330,15 @@ def _report(
         f"Hit ratio on a Zipf (s = 1.1) workload over {distinct} distinct reads after a cache",
         f"warm: {ratio:.1%}.",
         "",
-        "HTTP client behind `HttpClient`, requests/s from one process to the development",
-        f"upstream ({seconds / 3:.0f} s per row):",
+        "HTTP clients for the inter-service hops (bench/http_clients.py): GETs from one",
+        "process's uvloop event loop to the development upstream, "
+        f"{seconds / 3:.0f} s per row. CPU ms/call is",
+        "the client process's whole CPU per call; event-loop CPU its loop thread's share (the",
+        "Rust clients do their I/O on threads of their own); p50 the median call. Clients not",
+        "installed are left out (aiohttp, httpx and `HttpClient` always run).",
         "",
-        "| library | concurrent calls | req/s |",
-        "|---|---|---|",
+        "| client | concurrent calls | req/s | CPU ms/call | event-loop CPU ms/call | p50 ms |",
+        "|---|---|---|---|---|---|",
         *client_rows,
         "",
         ANALYSIS,

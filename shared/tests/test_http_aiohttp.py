@@ -1,4 +1,8 @@
-"""HttpClient over aiohttp (no transport injected), against a real local HTTP server."""
+"""HttpClient with no transport injected, against a real local HTTP server.
+
+Plain ``http://`` URLs go over the httptools client (``access_common._http1``), others
+over aiohttp: both are exercised here.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ async def server() -> AsyncIterator[tuple[str, list[web.Request]]]:
             headers={"x-total-count": "7"},
         )
 
+    async def who(request: web.Request) -> web.Response:
+        return web.json_response({"authorization": request.headers.get("authorization")})
+
     async def zipped(request: web.Request) -> web.Response:
         return web.Response(
             body=gzip.compress(b'{"zipped": true}'),
@@ -40,6 +47,7 @@ async def server() -> AsyncIterator[tuple[str, list[web.Request]]]:
     app = web.Application()
     app.router.add_route("*", "/echo", echo)
     app.router.add_get("/zipped", zipped)
+    app.router.add_get("/who", who)
     app.router.add_get("/slow", slow)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -95,4 +103,17 @@ async def test_answers_know_their_request(server: tuple[str, list[web.Request]])
     assert response.request.method == "GET"
     assert str(response.request.url) == base + "/echo"
     assert await response.aread() == response.content
+    await client.aclose()
+
+
+async def test_urls_the_httptools_client_does_not_handle_go_over_aiohttp(
+    server: tuple[str, list[web.Request]],
+) -> None:
+    base, _ = server
+    client = HttpClient()
+    with_credentials = base.replace("http://", "http://user:pw@") + "/who"
+    answer = await client.get(with_credentials)
+    assert answer.json() == {"authorization": "Basic dXNlcjpwdw=="}
+    assert client._session is not None  # the aiohttp path was taken
+    assert (await client.get(base + "/echo")).status_code == 200
     await client.aclose()

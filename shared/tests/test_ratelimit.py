@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 
 import pytest
@@ -287,3 +288,51 @@ async def test_an_unspent_lease_is_part_of_the_warm_share() -> None:
     assert not back.allowed
     # 100 local hits: 24 paid by the lease, 76 carried over, plus the probe's block.
     assert int(await kv.get("rl:k:60:16666") or 0) >= 101
+
+
+class Faulty(MemoryKeyValue):
+    """A store whose client raises something other than BackendError (a bug)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken = False
+
+    async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+        if self.broken:
+            raise RuntimeError("unexpected")
+        return await super().incr(key, amount, ttl=ttl)
+
+
+async def test_an_unexpected_refill_error_is_logged_once_counted_and_never_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    ticks = Clock(0.0)
+    kv = Faulty()
+    limiter = RateLimiter(kv, clock=Clock(), monotonic=ticks, retry_seconds=1.0, max_block=4)
+    limit = Limit(1000, 60)
+    assert (await limiter.hit("k", limit)).allowed  # a lease of 4
+    kv.broken = True
+    caplog.set_level("WARNING", logger="access_common.ratelimit")
+    # Spending the lease starts a background refill nobody awaits; it fails.
+    for _ in range(3):
+        assert (await limiter.hit("k", limit)).allowed
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert degraded(limiter)
+    ticks.now += 1.5
+    # A hit that waits on the probe: it still gets a decision, not the exception.
+    assert (await limiter.hit("k", limit)).allowed
+    assert limiter.refill_errors == 2
+    assert limiter.switches == 1
+    failures = [r for r in caplog.records if r.exc_info and "unexpectedly" in r.getMessage()]
+    assert len(failures) == 1
+    kv.broken = False
+    ticks.now += 1.5
+    assert (await limiter.hit("k", limit)).allowed
+    assert not degraded(limiter)
+    gc.collect()
+    await asyncio.sleep(0)
+    assert unhandled == []

@@ -72,6 +72,11 @@ class GatewayMetrics:
             "INCRBYs sent to the shared rate-limit store (each leases a block of hits)",
             registry=registry,
         )
+        self.ratelimit_refill_errors = Counter(
+            "gateway_ratelimit_refill_errors_total",
+            "Rate-limit refills failed by a fault other than a lost store (logged once)",
+            registry=registry,
+        )
         self.principals = Counter(
             "gateway_principal_cache_total",
             "Token lookups by result (hit, miss)",

@@ -57,3 +57,16 @@ async def test_replicas_are_counted_through_the_store() -> None:
     for replica in replicas:
         await replica.check_in(now=1010.0)
     assert all(replica.limiter.replicas == 3 for replica in replicas)
+
+
+async def test_unexpected_refill_errors_are_exported() -> None:
+    class Broken(MemoryKeyValue):
+        async def incr(self, key: str, amount: int = 1, *, ttl: float | None = None) -> int:
+            raise RuntimeError("a fault, not a lost store")
+
+    registry = CollectorRegistry()
+    limits = RateLimits(RateLimiter(Broken()), TierTable.load(None), GatewayMetrics(registry))
+    decision = await limits.hit("authenticated", "alice")
+    assert decision.allowed  # served from the local share, as for a lost store
+    assert registry.get_sample_value("gateway_ratelimit_refill_errors_total") == 1.0
+    assert registry.get_sample_value("gateway_ratelimit_store_switches_total") == 1.0

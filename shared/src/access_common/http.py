@@ -4,11 +4,14 @@ It adds the request id and ``traceparent`` of the current request to every call,
 bounds each call by a timeout, retries idempotent calls on transport errors with a
 short backoff, and turns transport failures into :class:`DependencyUnavailable`.
 
-Calls go over one pooled ``aiohttp`` session: under concurrency it kept 4-7x the
-throughput of ``httpx.AsyncClient`` on this workload (docs/decisions/0003). Answers are
-returned as ``httpx.Response`` objects all the same, and a ``transport`` given to the
-constructor (``httpx.MockTransport`` in tests, ``ASGITransport`` to call an app
-in-process, or an ``httpx.AsyncHTTPTransport``) routes calls through httpx instead.
+Plain ``http://`` calls go over a small pooled HTTP/1.1 client on ``httptools``
+(``access_common._http1``): it costs the event loop about a third of aiohttp's work per
+exchange, the gateway's bound on an uncached read (docs/decisions/0003). Other URLs
+(``https://``, credentials in the URL) go over one pooled ``aiohttp`` session, which kept
+4-7x the throughput of ``httpx.AsyncClient`` under concurrency. Answers are returned as
+``httpx.Response`` objects all the same, and a ``transport`` given to the constructor
+(``httpx.MockTransport`` in tests, ``ASGITransport`` to call an app in-process, or an
+``httpx.AsyncHTTPTransport``) routes calls through httpx instead.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
 import orjson
 
+from access_common._http1 import Http1Error, Http1Pool, handles
 from access_common.context import outgoing_headers
 from access_common.errors import DependencyUnavailable
 from access_common.settings import ServiceSettings
@@ -77,7 +82,7 @@ class _Answer(httpx.Response):
 
 
 class HttpClient:
-    """A pooled client (aiohttp, or httpx over an injected transport) with retries."""
+    """A pooled client (httptools or aiohttp, or httpx over a transport) with retries."""
 
     def __init__(
         self,
@@ -100,8 +105,9 @@ class HttpClient:
             self._httpx = httpx.AsyncClient(
                 timeout=httpx.Timeout(timeout), limits=limits, transport=transport
             )
-        # Made on first use: an aiohttp session belongs to the loop that runs it.
+        # Made on first use: a pool belongs to the loop that runs it.
         self._session: aiohttp.ClientSession | None = None
+        self._http1: Http1Pool | None = None
         self._closed = False
 
     @classmethod
@@ -141,6 +147,10 @@ class HttpClient:
             try:
                 if self._httpx is not None:
                     return await self._via_httpx(method, url, content, merged, params, seconds)
+                if handles(url):
+                    return await self._via_http1(
+                        method, url, content, merged, params, seconds, retry
+                    )
                 return await self._via_aiohttp(method, url, content, merged, params, seconds)
             except _Failure as exc:
                 last = exc
@@ -181,6 +191,32 @@ class HttpClient:
             raise _Failure(
                 type(exc).__name__, timeout=isinstance(exc, httpx.TimeoutException)
             ) from exc
+
+    async def _via_http1(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None,
+        headers: dict[str, str],
+        params: Any,
+        seconds: float,
+        idempotent: bool,
+    ) -> httpx.Response:
+        if self._closed:
+            raise _Failure("ClientClosed", timeout=False)
+        pool = self._http1
+        if pool is None:
+            pool = self._http1 = Http1Pool(max_connections=self._max_connections)
+        if params:
+            query = params if isinstance(params, str) else urlencode(params, doseq=True)
+            url = f"{url}{'&' if '?' in url else '?'}{query}"
+        try:
+            status, raw, body = await pool.request(
+                method, url, headers, content, timeout=seconds, idempotent=idempotent
+            )
+        except Http1Error as exc:
+            raise _Failure(exc.name, timeout=exc.timeout) from exc
+        return _Answer(status, raw, body, method, url)
 
     def _aiohttp(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -235,3 +271,6 @@ class HttpClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._http1 is not None:
+            await self._http1.aclose()
+            self._http1 = None

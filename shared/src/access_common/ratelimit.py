@@ -13,8 +13,11 @@ When the backend fails, the limiter switches at once to a per-replica budget tha
 already warm: its unspent lease plus its share (``1 / replicas``) of what the store had
 not handed out. It marks itself degraded, counts the switch, retries the backend every
 ``retry_seconds`` and, once it answers, returns to the shared budget (carrying over the
-hits it counted alone). Known gateways either fail open or answer 500 here; neither is
-acceptable at the edge.
+hits it counted alone). A refill that fails for any other reason (a bug, a client
+library's unexpected exception) is treated the same way, logged with its traceback once
+per outage and counted in ``refill_errors``: it never escapes as an unretrieved task
+exception, and no caller waiting on it sees it. Known gateways either fail open or
+answer 500 here; neither is acceptable at the edge.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ class RateLimiter:
         self._next_try = 0.0
         self.switches = 0  # shared -> local switches, for the service's metrics
         self.store_calls = 0  # INCRBYs sent to the shared store, for benchmarks
+        self.refill_errors = 0  # refills failed by anything but BackendError, for metrics
 
     @property
     def degraded(self) -> bool:
@@ -194,7 +198,14 @@ class RateLimiter:
             # never resurrects it with a fresh TTL of a full window.
             count = await self._kv.incr(bucket, amount, ttl=2 * limit.window_seconds)
         except BackendError as exc:
-            self._fail(exc)
+            self._fail(exc.code)
+        except Exception:
+            # Not a lost store but a fault: still no caller may see it (the task is often
+            # awaited by nobody), and the limiter falls back as for a lost store.
+            self.refill_errors += 1
+            if self._down_since is None:
+                logger.exception("rate-limit refill failed unexpectedly; limiting locally")
+            self._fail("INTERNAL")
         else:
             self._recover()
             # Our hits are (count - amount, count]: the carried ones first, then the
@@ -218,13 +229,13 @@ class RateLimiter:
             retry_after=0.0 if allowed else reset,
         )
 
-    def _fail(self, exc: BackendError) -> None:
+    def _fail(self, code: str) -> None:
         if self._down_since is None:
             self._down_since = self._monotonic()
             self.switches += 1
             logger.warning(
                 "rate-limit store unavailable; using this replica's share of the budget",
-                extra={"code": exc.code},
+                extra={"code": code},
             )
         self._next_try = self._monotonic() + self._retry_seconds
 

@@ -49,6 +49,7 @@ class RateLimits:
         self._min_replicas = min_replicas
         self._switches_seen = 0
         self._store_calls_seen = 0
+        self._refill_errors_seen = 0
         self._allowed: dict[str, Counter] = {}  # per tier: labels() costs a lock per call
         self._task: asyncio.Task[None] | None = None
         limiter.replicas = max(limiter.replicas, min_replicas)
@@ -65,6 +66,11 @@ class RateLimits:
         if limiter.store_calls != self._store_calls_seen:
             self._metrics.ratelimit_store_calls.inc(limiter.store_calls - self._store_calls_seen)
             self._store_calls_seen = limiter.store_calls
+        if limiter.refill_errors != self._refill_errors_seen:
+            self._metrics.ratelimit_refill_errors.inc(
+                limiter.refill_errors - self._refill_errors_seen
+            )
+            self._refill_errors_seen = limiter.refill_errors
         if not decision.allowed:
             self._metrics.ratelimit_decisions.labels(tier_name, "limited").inc()
             raise RateLimitExceeded(
