@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from bench.streaming.results import KEEP_PACE_P99_MS, GcStats, Step, ratio
 from bench.streaming.scenarios import Outcome, Plan
 
-__all__ = ["render", "targets"]
+__all__ = ["gc_text", "render", "targets"]
 
 BASELINE = "plain baseline"
 STREAMING = "streaming service"
 
 
-def _gc(gc: GcStats | None) -> str:
+def gc_text(gc: GcStats | None) -> str:
+    """One cell: collections, full ones, the longest pause (wall and CPU) and those over 20 ms."""
     if gc is None:
         return "-"
     text = (
@@ -63,7 +64,7 @@ def _rate_table(outcomes: Sequence[Outcome], title: str) -> list[str]:
         us = f"{peak.server_us_per_delivery:.1f}" if peak else "-"
         lines.append(
             f"| {o.target} | {_at(keep)} | {_peak(peak)} | {us} | {o.ladder.lost:,} "
-            f"| {o.ladder.failed_connections:,} | {_gc(o.gc)} | {ratios} |"
+            f"| {o.ladder.failed_connections:,} | {gc_text(o.gc)} | {ratios} |"
         )
     return lines
 
@@ -98,7 +99,7 @@ def _idle_table(outcomes: Sequence[Outcome]) -> list[str]:
         run = o.idle
         lines.append(
             f"| {o.target} | {run.connections:,} | {run.kb_per_connection:.1f} "
-            f"| {run.rss_idle_kb / 1024:,.0f} | {run.failed_connections:,} | {_gc(o.gc)} |"
+            f"| {run.rss_idle_kb / 1024:,.0f} | {run.failed_connections:,} | {gc_text(o.gc)} |"
         )
     return lines
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import orjson
 
 from bench.streaming.processes import REPO, Unavailable
-from bench.streaming.results import Ladder, Run, Step, parse_summary, ratio
+from bench.streaming.report import gc_text
+from bench.streaming.results import GcStats, Ladder, Run, Step, parse_summary, ratio
 from bench.streaming.targets import PUBLISH_PATH, TOPIC_PREFIX, Target
 
 __all__ = ["BENCH_NAMES", "SCENARIOS", "YardRun", "render", "run_yardstick"]
@@ -42,6 +43,7 @@ class YardRun:
     scenario: str
     run: Run | None = None
     error: str = ""
+    gc: GcStats | None = None  # the streaming service's collections while the load ran
 
 
 def _port_taken(port: int) -> bool:
@@ -115,8 +117,12 @@ def _streaming(
                 )
             args = [script, "seed003", scenario, sub.ws_url,
                     f"{process.base_url}{PUBLISH_PATH}", str(process.pid)]  # fmt: skip
+            # The GC hook's file then holds the run's collections, not start-up or shutdown.
+            process.gc_start()
             run = _invoke(args, {**env, "TOKEN": sub.token}, jsonl)
-        return YardRun("seed003", scenario, run=run)
+            process.gc_stop()
+        # The hook's file is read when the server has stopped (end of the block).
+        return YardRun("seed003", scenario, run=run, gc=process.gc)
     except (Unavailable, subprocess.TimeoutExpired) as exc:
         return YardRun("seed003", scenario, error=str(exc))
 
@@ -203,6 +209,15 @@ def render(results: list[YardRun], *, when: str, note: str) -> str:
         row("many: loss", "many", lost),
         row("idle10k: memory per idle connection", "idle10k", _memory),
         row("idle10k: failed connections", "idle10k", lambda r: f"{r.failed_connections:,}"),
+        "",
+        "GC pauses inside the streaming service while each load ran (the Go engine and the "
+        "plain baseline are not hooked): "
+        + "; ".join(
+            f"{scenario} {gc_text(ours.gc)}"
+            for scenario in SCENARIOS
+            if (ours := get("seed003", scenario)) is not None and ours.run is not None
+        )
+        + ".",
         "",
         f"Streaming service against the plain baseline in this run: keep-pace "
         f"{vs_plain(lambda lad: lad.keep_pace)}, peak {vs_plain(lambda lad: lad.peak)} "
