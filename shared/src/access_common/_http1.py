@@ -20,12 +20,12 @@ from urllib.parse import quote, urlsplit
 
 import httptools
 
-__all__ = ["Http1Error", "Http1Pool", "Http1Response", "handles"]
+__all__ = ["WIRE_HEADERS", "Http1Error", "Http1Pool", "Http1Response", "handles"]
 
 Http1Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 # The body is delivered whole (dechunked, decoded): these described the bytes on the wire.
-_WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _DECODERS = {b"gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}
 _PATH_SAFE = "/%:@!$&'()*+,;=~-._"
@@ -146,7 +146,7 @@ class _Connection(asyncio.Protocol):
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         headers = self._headers
         encoded = [v.strip().lower() for k, v in headers if k.lower() == b"content-encoding"]
-        wire = _WIRE_HEADERS
+        wire = WIRE_HEADERS
         if encoded and encoded[-1] in _DECODERS:
             try:
                 body = zlib.decompress(body, _DECODERS[encoded[-1]]) if body else body

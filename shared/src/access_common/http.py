@@ -25,7 +25,7 @@ import aiohttp
 import httpx
 import orjson
 
-from access_common._http1 import Http1Error, Http1Pool, handles
+from access_common._http1 import WIRE_HEADERS, Http1Error, Http1Pool, handles
 from access_common.context import outgoing_headers
 from access_common.errors import DependencyUnavailable
 from access_common.settings import ServiceSettings
@@ -35,9 +35,6 @@ __all__ = ["IDEMPOTENT_METHODS", "HttpClient"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 logger = logging.getLogger("access_common.http")
-
-# aiohttp has already decoded the body; these would describe the bytes on the wire.
-_WIRE_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 
 
 class _Failure(Exception):
@@ -50,7 +47,7 @@ class _Failure(Exception):
 
 
 class _Answer(httpx.Response):
-    """An ``httpx.Response`` built cheaply from aiohttp's answer.
+    """An ``httpx.Response`` built cheaply from an answer of the httptools or aiohttp path.
 
     Parsing a URL into ``httpx.Request`` costs more than the rest of the call's Python
     work, and callers rarely look at it: it is made only when asked for.
@@ -251,7 +248,7 @@ class HttpClient:
                 allow_redirects=False,
             ) as answer:
                 body = await answer.read()
-                raw = [(k, v) for k, v in answer.raw_headers if k.lower() not in _WIRE_HEADERS]
+                raw = [(k, v) for k, v in answer.raw_headers if k.lower() not in WIRE_HEADERS]
                 status = answer.status
         except TimeoutError as exc:
             raise _Failure("ReadTimeout", timeout=True) from exc
